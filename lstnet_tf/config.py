@@ -1,0 +1,165 @@
+"""Typed experiment configuration with per-preset file overrides.
+
+The dataclass defaults are the paper's setting (section 3 and Table 1). A preset in
+``configs/<name>.yaml`` overrides any subset of fields; command-line overrides (``--steps``)
+are applied last. The fully resolved config is written next to every result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+
+
+class ConfigError(ValueError):
+    """An unknown preset, an unknown field or an impossible value."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    # 1.0 is Table 1; smaller values scale every channel count except the image channels.
+    width: float = 1.0
+    # Keras defaults, which the paper most likely used (it does not state them).
+    leaky_relu_slope: float = 0.3
+    batch_norm_momentum: float = 0.99
+    batch_norm_epsilon: float = 1e-3
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """The weights w1, w2, wl, w3..w6 of objective (1)."""
+
+    adversarial_1: float = 20.0
+    adversarial_2: float = 20.0
+    adversarial_latent: float = 30.0
+    cycle_1: float = 100.0  # x1 -> E1 -> G1
+    cycle_2: float = 100.0  # x2 -> E2 -> G2
+    cycle_3: float = 100.0  # x1 -> E1 -> G2 -> E2 -> G1
+    cycle_4: float = 100.0  # x2 -> E2 -> G1 -> E1 -> G2
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # The paper gives no iteration count; 47000 is 50 MNIST epochs at batch 64, the
+    # budget of the public PyTorch reimplementation (see README, "Deviations").
+    steps: int = 47000
+    batch_size: int = 64
+    d_learning_rate: float = 1e-4
+    g_learning_rate: float = 1e-4
+    beta_1: float = 0.8
+    beta_2: float = 0.999
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+    augment: bool = True
+    # "auto": mixed_float16 on a GPU, float32 on a CPU.
+    precision: str = "auto"
+    # One forward pass of the encoders/generators serves both update phases (exact: their
+    # weights do not change between the phases); False recomputes it, as a plain loop would.
+    reuse_forward: bool = True
+    # Checkpoint, progress-bar "epoch" and accuracy-monitor interval, in steps.
+    checkpoint_every: int = 500
+    # Test images translated and classified at each checkpoint: monitoring only, never used
+    # to choose the reported checkpoint (that is always the last one).
+    monitor_samples: int = 1000
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """The source-domain classifiers (the paper does not give their architecture)."""
+
+    mnist_epochs: int = 3
+    usps_epochs: int = 30
+    # 0: full passes over the training set; a positive value caps each epoch (smoke tests).
+    steps_per_epoch: int = 0
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    augment: bool = True
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    preset: str = "paper"
+    description: str = ""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    # Rough seconds per training step on the reference CPU, for the run-time estimate.
+    estimated_seconds_per_step_cpu: float = 6.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> "ExperimentConfig":
+        problems = []
+        if self.model.width <= 0:
+            problems.append(f"model.width must be > 0, got {self.model.width}")
+        if self.train.steps < 1:
+            problems.append(f"train.steps must be >= 1, got {self.train.steps}")
+        if self.train.batch_size < 1:
+            problems.append(f"train.batch_size must be >= 1, got {self.train.batch_size}")
+        if self.train.precision not in PRECISIONS:
+            problems.append(f"train.precision must be one of {PRECISIONS}, got {self.train.precision!r}")
+        for name in ("checkpoint_every", "monitor_samples"):
+            if getattr(self.train, name) < 1:
+                problems.append(f"train.{name} must be >= 1")
+        if self.train.steps % self.train.checkpoint_every:
+            problems.append(
+                f"train.steps ({self.train.steps}) must be a multiple of train.checkpoint_every "
+                f"({self.train.checkpoint_every}); change one of them"
+            )
+        if min(self.classifier.mnist_epochs, self.classifier.usps_epochs) < 1:
+            problems.append("classifier epochs must be >= 1")
+        if problems:
+            raise ConfigError("; ".join(problems))
+        return self
+
+
+def available_presets() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def _merge(instance: Any, overrides: dict[str, Any], path: str) -> Any:
+    """Returns a copy of a (nested) dataclass with ``overrides`` applied, rejecting unknown keys."""
+    fields = {f.name: f for f in dataclasses.fields(instance)}
+    changes = {}
+    for key, value in overrides.items():
+        if key not in fields:
+            raise ConfigError(
+                f"unknown config field {path}{key!r}; valid fields here: {', '.join(sorted(fields))}"
+            )
+        current = getattr(instance, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config field {path}{key} must be a mapping")
+            changes[key] = _merge(current, value, f"{path}{key}.")
+        else:
+            expected = type(current)
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise ConfigError(
+                    f"config field {path}{key} must be {expected.__name__}, got {value!r}"
+                )
+            changes[key] = value
+    return dataclasses.replace(instance, **changes)
+
+
+def load_config(preset: str, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Loads ``configs/<preset>.yaml`` over the paper defaults, then ``overrides``."""
+    path = CONFIG_DIR / f"{preset}.yaml"
+    if not path.is_file():
+        raise ConfigError(
+            f"unknown preset {preset!r}; available presets: {', '.join(available_presets())}"
+        )
+    with path.open() as f:
+        from_file = yaml.safe_load(f) or {}
+    config = _merge(ExperimentConfig(), {**from_file, "preset": preset}, "")
+    if overrides:
+        config = _merge(config, overrides, "")
+    return config.validate()

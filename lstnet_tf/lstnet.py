@@ -1,0 +1,224 @@
+"""LSTNet as a trainable keras.Model: the alternating optimisation of section 2.1.
+
+Each ``train_step((x1, x2))`` first updates the discriminators D1, D2, D_l with the
+encoders/generators fixed, then updates E1*, E2*, E_s, G_s, G1*, G2* with the
+discriminators fixed, minimising objective (1) of the paper:
+
+    w1 J_AN1 + w2 J_AN2 + wl J_ANl + w3 CC1 + w4 CC2 + w5 CC3 + w6 CC4
+
+Adversarial terms are binary cross-entropies on logits. The discriminators minimise the
+usual real=1 / translated=0 loss (D_l: E1(x1)=1, E2(x2)=0); the encoders/generators minimise
+the same cross-entropies with flipped labels. Cycle terms are mean absolute errors.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from lstnet_tf.config import LossWeights, ModelConfig
+from lstnet_tf.models import build_lstnet_networks
+
+DISCRIMINATOR_TERMS = ("d_adv_1", "d_adv_2", "d_adv_latent", "d_total")
+GENERATOR_TERMS = ("g_adv_1", "g_adv_2", "g_adv_latent",
+                   "cycle_1", "cycle_2", "cycle_3", "cycle_4", "g_total")
+LOSS_TERMS = DISCRIMINATOR_TERMS + GENERATOR_TERMS
+
+
+def default_optimizer(learning_rate=1e-4, beta_1=0.8, beta_2=0.999, name=None):
+    """The paper's Adam (section 3)."""
+    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
+                                 name=name)
+
+
+def _bce(label: float, logits):
+    """Mean binary cross-entropy of logits against a constant label, in float32."""
+    logits = tf.cast(logits, tf.float32)
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.fill(tf.shape(logits), label), logits=logits))
+
+
+def _l1(a, b):
+    return tf.reduce_mean(tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32)))
+
+
+class LSTNet(keras.Model):
+    """The two encoders, two generators and three discriminators, trained with ``fit``.
+
+    Args:
+        model_config: widths and layer hyperparameters (Table 1 at width 1.0).
+        reuse_forward: compute the encoder/generator forward pass once per step and use it in
+            both phases. Exact: the encoder/generator weights do not change between the
+            discriminator update and the encoder/generator update, and BatchNorm in training
+            mode normalises with the same batch statistics, so the translations and hence the
+            losses and gradients of the second phase are those of a recomputation. Only the
+            BatchNorm moving averages are updated once per step instead of twice (they are
+            not used in training, only at inference).
+        dtype: Keras dtype policy name for the networks (None: the global policy).
+    """
+
+    def __init__(self, model_config: ModelConfig | None = None, reuse_forward: bool = True,
+                 dtype=None, **kwargs):
+        super().__init__(**kwargs)
+        self.model_config = model_config or ModelConfig()
+        self.reuse_forward = reuse_forward
+        self.networks = build_lstnet_networks(self.model_config, dtype=dtype)
+        # Attributes so that Keras tracks (and saves) every part exactly once.
+        self.parts = self.networks.all_parts()
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_TERMS}
+        # The last step's raw loss values, for per-step logging (the trackers hold epoch means).
+        self._last_step = {name: tf.Variable(0.0, trainable=False, name=f"last_{name}")
+                           for name in LOSS_TERMS}
+        # All variables exist now (functional parts); there is no call() to build.
+        self.built = True
+
+    # ----------------------------------------------------------------- set-up
+
+    def compile(self, d_optimizer=None, g_optimizer=None, loss_weights: LossWeights | None = None,
+                **kwargs):
+        """``d_optimizer`` trains D1, D2, D_l; ``g_optimizer`` the encoders and generators.
+
+        Under a mixed_float16 policy each optimizer is wrapped in a LossScaleOptimizer, which a
+        custom train_step needs in Keras 3 (fit does not scale losses for it).
+        """
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer or default_optimizer(name="d_adam")
+        self.g_optimizer = g_optimizer or default_optimizer(name="g_adam")
+        if self._uses_float16():
+            self.d_optimizer = self._loss_scaled(self.d_optimizer)
+            self.g_optimizer = self._loss_scaled(self.g_optimizer)
+        self.loss_weights = loss_weights or LossWeights()
+        self.d_optimizer.build(self.discriminator_variables)
+        self.g_optimizer.build(self.translator_variables)
+
+    def _uses_float16(self) -> bool:
+        return any(layer.compute_dtype == "float16"
+                   for part in self.parts for layer in part.layers)
+
+    @staticmethod
+    def _loss_scaled(optimizer):
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            return optimizer
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+
+    @property
+    def metrics(self):
+        # Listed here so that fit() resets them at each epoch.
+        return list(self.trackers.values())
+
+    @property
+    def discriminator_variables(self):
+        return [v for m in self.networks.discriminators() for v in m.trainable_variables]
+
+    @property
+    def translator_variables(self):
+        return [v for m in self.networks.translators() for v in m.trainable_variables]
+
+    @property
+    def step(self) -> int:
+        """Completed training steps (the encoder/generator optimizer's iteration count)."""
+        return int(self.g_optimizer.iterations.numpy())
+
+    def last_step_losses(self) -> dict[str, float]:
+        return {name: float(v.numpy()) for name, v in self._last_step.items()}
+
+    # ------------------------------------------------------------ the maths
+
+    def translate_all(self, x1, x2, training: bool):
+        """Every encoder/generator output that objective (1) needs."""
+        (enc1, enc2), (gen1, gen2) = self.networks.encoders, self.networks.generators
+        z1, z2 = enc1(x1, training=training), enc2(x2, training=training)
+        x12, x21 = gen2(z1, training=training), gen1(z2, training=training)
+        return {
+            "z1": z1, "z2": z2, "x12": x12, "x21": x21,
+            "x11": gen1(z1, training=training), "x22": gen2(z2, training=training),
+            "x121": gen1(enc2(x12, training=training), training=training),
+            "x212": gen2(enc1(x21, training=training), training=training),
+        }
+
+    def discriminator_losses(self, x1, x2, z1, z2, x12, x21):
+        """D1: real x1 = 1, G1(E2(x2)) = 0; D2 the mirror; D_l: E1(x1) = 1, E2(x2) = 0."""
+        (disc1, disc2), disc_l = self.networks.image_discriminators, self.networks.latent_discriminator
+        w = self.loss_weights
+        losses = {
+            "d_adv_1": _bce(1.0, disc1(x1)) + _bce(0.0, disc1(x21)),
+            "d_adv_2": _bce(1.0, disc2(x2)) + _bce(0.0, disc2(x12)),
+            "d_adv_latent": _bce(1.0, disc_l(z1)) + _bce(0.0, disc_l(z2)),
+        }
+        losses["d_total"] = (w.adversarial_1 * losses["d_adv_1"]
+                             + w.adversarial_2 * losses["d_adv_2"]
+                             + w.adversarial_latent * losses["d_adv_latent"])
+        return losses
+
+    def generator_losses(self, x1, x2, t):
+        """Objective (1) for the encoders/generators: flipped adversarial labels + 4 cycles.
+
+        The real-image halves of J_AN1 and J_AN2 do not depend on the encoders/generators, so
+        only the translated halves appear here.
+        """
+        (disc1, disc2), disc_l = self.networks.image_discriminators, self.networks.latent_discriminator
+        w = self.loss_weights
+        losses = {
+            "g_adv_1": _bce(1.0, disc1(t["x21"])),
+            "g_adv_2": _bce(1.0, disc2(t["x12"])),
+            "g_adv_latent": _bce(0.0, disc_l(t["z1"])) + _bce(1.0, disc_l(t["z2"])),
+            "cycle_1": _l1(x1, t["x11"]),
+            "cycle_2": _l1(x2, t["x22"]),
+            "cycle_3": _l1(x1, t["x121"]),
+            "cycle_4": _l1(x2, t["x212"]),
+        }
+        losses["g_total"] = (w.adversarial_1 * losses["g_adv_1"]
+                             + w.adversarial_2 * losses["g_adv_2"]
+                             + w.adversarial_latent * losses["g_adv_latent"]
+                             + w.cycle_1 * losses["cycle_1"] + w.cycle_2 * losses["cycle_2"]
+                             + w.cycle_3 * losses["cycle_3"] + w.cycle_4 * losses["cycle_4"])
+        return losses
+
+    # ------------------------------------------------------------- training
+
+    @staticmethod
+    def _apply(optimizer, tape, loss, variables):
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            loss = optimizer.scale_loss(loss)
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+
+    def _discriminator_update(self, x1, x2, t):
+        with tf.GradientTape() as tape:
+            losses = self.discriminator_losses(x1, x2, t["z1"], t["z2"], t["x12"], t["x21"])
+        self._apply(self.d_optimizer, tape, losses["d_total"], self.discriminator_variables)
+        return losses
+
+    def train_step(self, data):
+        x1, x2 = data
+        if self.reuse_forward:
+            with tf.GradientTape() as tape:
+                translations = self.translate_all(x1, x2, training=True)
+                with tape.stop_recording():
+                    d_losses = self._discriminator_update(x1, x2, translations)
+                g_losses = self.generator_losses(x1, x2, translations)
+        else:
+            d_losses = self._discriminator_update(x1, x2, self.translate_all(x1, x2, training=True))
+            with tf.GradientTape() as tape:
+                g_losses = self.generator_losses(x1, x2, self.translate_all(x1, x2, training=True))
+        self._apply(self.g_optimizer, tape, g_losses["g_total"], self.translator_variables)
+
+        for name, value in {**d_losses, **g_losses}.items():
+            self.trackers[name].update_state(value)
+            self._last_step[name].assign(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    # ------------------------------------------------------------ inference
+
+    def encode_1(self, x1):
+        return self.networks.encoders[0](x1, training=False)
+
+    def encode_2(self, x2):
+        return self.networks.encoders[1](x2, training=False)
+
+    def translate_1_to_2(self, x1):
+        """MNIST -> USPS: G2(E1(x1)), BatchNorm in inference mode (no state changes)."""
+        return self.networks.generators[1](self.encode_1(x1), training=False)
+
+    def translate_2_to_1(self, x2):
+        """USPS -> MNIST: G1(E2(x2)), BatchNorm in inference mode (no state changes)."""
+        return self.networks.generators[0](self.encode_2(x2), training=False)

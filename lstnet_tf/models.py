@@ -1,0 +1,245 @@
+"""The seven LSTNet networks of Table 1 as Keras functional models.
+
+Domain 1 is MNIST (28x28x1), domain 2 is USPS (16x16x1, native size). Where Table 1 writes
+"A/B" the per-domain value comes from a :class:`DomainSpec`, so both domains use the same
+builders. Padding is "same" unless Table 1 marks a layer "V" (valid), pooling included.
+
+Deviation from the printed table: encoder layer 6 uses stride 1, not "S3". With stride 3
+the latent would be 3x3 and the listed generators would output 12x12 and 8x8 images; only a
+7x7x128 latent makes every listed layer produce 28x28 and 16x16 images and lets the latent
+discriminator's pooling stack fit.
+
+Discriminators return logits: Table 1's final sigmoid is folded into a from-logits binary
+cross-entropy in the loss (the same objective, numerically stabler).
+
+The last layer of each network computes in float32 so that a mixed-precision policy keeps
+every tensor that feeds a loss in float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+from lstnet_tf.config import ModelConfig
+
+LATENT_SIZE = 7
+LATENT_CHANNELS = 128
+IMAGE_CHANNELS = 1
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    """Everything Table 1 lets differ between the two domains ("A/B" entries)."""
+
+    index: int  # 1 or 2, as in E1/E2, G1/G2, D1/D2
+    name: str
+    image_size: int
+    encoder_conv3_stride: int
+    encoder_conv4_kernel: int
+    encoder_conv4_padding: str
+    generator_deconv3_kernel: int
+    generator_deconv3_padding: str
+    generator_deconv5_stride: int
+    discriminator_pool2_stride: int
+    discriminator_conv4_kernel: int
+    discriminator_conv4_padding: str
+
+
+MNIST = DomainSpec(
+    index=1, name="mnist", image_size=28,
+    encoder_conv3_stride=2, encoder_conv4_kernel=3, encoder_conv4_padding="same",
+    generator_deconv3_kernel=3, generator_deconv3_padding="same", generator_deconv5_stride=2,
+    discriminator_pool2_stride=2, discriminator_conv4_kernel=3, discriminator_conv4_padding="same",
+)
+USPS = DomainSpec(
+    index=2, name="usps", image_size=16,
+    encoder_conv3_stride=1, encoder_conv4_kernel=2, encoder_conv4_padding="valid",
+    generator_deconv3_kernel=2, generator_deconv3_padding="valid", generator_deconv5_stride=1,
+    discriminator_pool2_stride=1, discriminator_conv4_kernel=2, discriminator_conv4_padding="valid",
+)
+DOMAINS = (MNIST, USPS)
+
+
+class _Blocks:
+    """Table 1's building blocks, with the width multiplier and Keras-default hyperparameters."""
+
+    def __init__(self, config: ModelConfig, dtype=None):
+        self.config = config
+        self.dtype = dtype  # None: the global dtype policy
+
+    def channels(self, n: int) -> int:
+        return max(1, round(n * self.config.width))
+
+    def conv_bn_lrelu(self, x, filters, kernel, stride, name, padding="same", transpose=False,
+                      output_float32=False):
+        conv, kind = (layers.Conv2DTranspose, "deconv") if transpose else (layers.Conv2D, "conv")
+        x = conv(self.channels(filters), kernel, strides=stride, padding=padding, name=name,
+                 dtype=self.dtype)(x)
+        x = layers.BatchNormalization(
+            momentum=self.config.batch_norm_momentum, epsilon=self.config.batch_norm_epsilon,
+            name=name.replace(kind, "bn"), dtype=self.dtype,
+        )(x)
+        return layers.LeakyReLU(
+            negative_slope=self.config.leaky_relu_slope, name=name.replace(kind, "lrelu"),
+            dtype="float32" if output_float32 else self.dtype,
+        )(x)
+
+    def conv_lrelu_pool(self, x, filters, kernel, pool_stride, name, padding="same"):
+        x = layers.Conv2D(self.channels(filters), kernel, padding=padding, name=name,
+                          dtype=self.dtype)(x)
+        x = layers.LeakyReLU(negative_slope=self.config.leaky_relu_slope,
+                             name=name.replace("conv", "lrelu"), dtype=self.dtype)(x)
+        return layers.MaxPooling2D(2, strides=pool_stride, padding="same",
+                                   name=name.replace("conv", "pool"), dtype=self.dtype)(x)
+
+    def logit(self, x, prefix):
+        x = layers.Flatten(name=f"{prefix}_flatten", dtype=self.dtype)(x)
+        return layers.Dense(1, dtype="float32", name=f"{prefix}_logit")(x)
+
+
+def _latent_shape(config: ModelConfig):
+    return (LATENT_SIZE, LATENT_SIZE, _Blocks(config).channels(LATENT_CHANNELS))
+
+
+def build_private_encoder(spec: DomainSpec, config: ModelConfig, dtype=None) -> keras.Model:
+    """E1* / E2*: encoder layers 1-4."""
+    b, i = _Blocks(config, dtype), spec.index
+    image = keras.Input((spec.image_size, spec.image_size, IMAGE_CHANNELS), name=f"{spec.name}_image")
+    x = b.conv_bn_lrelu(image, 64, 7, 1, f"enc{i}_conv1")
+    x = b.conv_bn_lrelu(x, 128, 5, 2, f"enc{i}_conv2")
+    x = b.conv_bn_lrelu(x, 256, 3, spec.encoder_conv3_stride, f"enc{i}_conv3")
+    x = b.conv_bn_lrelu(x, 512, spec.encoder_conv4_kernel, 1, f"enc{i}_conv4",
+                        padding=spec.encoder_conv4_padding, output_float32=True)
+    return keras.Model(image, x, name=f"E{i}_private")
+
+
+def build_shared_encoder(config: ModelConfig, dtype=None) -> keras.Model:
+    """E_s: encoder layers 5-6, one model used by both domains."""
+    b = _Blocks(config, dtype)
+    features = keras.Input((LATENT_SIZE, LATENT_SIZE, b.channels(512)), name="private_features")
+    x = b.conv_bn_lrelu(features, 256, 3, 1, "shared_enc_conv5")
+    # Stride 1, not the printed S3: see the module docstring.
+    x = b.conv_bn_lrelu(x, 128, 3, 1, "shared_enc_conv6", output_float32=True)
+    return keras.Model(features, x, name="E_shared")
+
+
+def build_shared_generator(config: ModelConfig, dtype=None) -> keras.Model:
+    """G_s: generator layers 1-2, one model used by both domains."""
+    b = _Blocks(config, dtype)
+    latent = keras.Input(_latent_shape(config), name="latent")
+    x = b.conv_bn_lrelu(latent, 128, 3, 1, "shared_gen_deconv1", transpose=True)
+    x = b.conv_bn_lrelu(x, 256, 3, 1, "shared_gen_deconv2", transpose=True, output_float32=True)
+    return keras.Model(latent, x, name="G_shared")
+
+
+def build_private_generator(spec: DomainSpec, config: ModelConfig, dtype=None) -> keras.Model:
+    """G1* / G2*: generator layers 3-7, ending in a tanh image in [-1, 1]."""
+    b, i = _Blocks(config, dtype), spec.index
+    features = keras.Input((LATENT_SIZE, LATENT_SIZE, b.channels(256)), name="shared_features")
+    x = b.conv_bn_lrelu(features, 512, spec.generator_deconv3_kernel, 1, f"gen{i}_deconv3",
+                        padding=spec.generator_deconv3_padding, transpose=True)
+    x = b.conv_bn_lrelu(x, 256, 3, 2, f"gen{i}_deconv4", transpose=True)
+    x = b.conv_bn_lrelu(x, 128, 5, spec.generator_deconv5_stride, f"gen{i}_deconv5", transpose=True)
+    x = b.conv_bn_lrelu(x, 64, 7, 1, f"gen{i}_deconv6", transpose=True)
+    image = layers.Conv2DTranspose(IMAGE_CHANNELS, 1, activation="tanh", dtype="float32",
+                                   name=f"gen{i}_deconv7")(x)
+    return keras.Model(features, image, name=f"G{i}_private")
+
+
+def build_image_discriminator(spec: DomainSpec, config: ModelConfig, dtype=None) -> keras.Model:
+    """D1 / D2: real image of the domain vs image translated into it; returns a logit."""
+    b, i = _Blocks(config, dtype), spec.index
+    image = keras.Input((spec.image_size, spec.image_size, IMAGE_CHANNELS), name=f"{spec.name}_image")
+    x = b.conv_lrelu_pool(image, 64, 3, 1, f"disc{i}_conv1")
+    x = b.conv_lrelu_pool(x, 128, 3, spec.discriminator_pool2_stride, f"disc{i}_conv2")
+    x = b.conv_lrelu_pool(x, 256, 5, 2, f"disc{i}_conv3")
+    x = b.conv_lrelu_pool(x, 512, spec.discriminator_conv4_kernel, 2, f"disc{i}_conv4",
+                          padding=spec.discriminator_conv4_padding)
+    return keras.Model(image, b.logit(x, f"disc{i}"), name=f"D{i}")
+
+
+def build_latent_discriminator(config: ModelConfig, dtype=None) -> keras.Model:
+    """D_l: latent code from domain 1 (label 1) vs domain 2 (label 0); returns a logit."""
+    b = _Blocks(config, dtype)
+    latent = keras.Input(_latent_shape(config), name="latent")
+    x = b.conv_lrelu_pool(latent, 256, 3, 1, "disc_latent_conv1")
+    x = b.conv_lrelu_pool(x, 512, 3, 2, "disc_latent_conv2")
+    x = b.conv_lrelu_pool(x, 256, 3, 1, "disc_latent_conv3")
+    return keras.Model(latent, b.logit(x, "disc_latent"), name="D_latent")
+
+
+@dataclass
+class LSTNetNetworks:
+    """All networks of one LSTNet; the composites reuse the very same shared-part objects."""
+
+    private_encoders: tuple[keras.Model, keras.Model]
+    shared_encoder: keras.Model
+    shared_generator: keras.Model
+    private_generators: tuple[keras.Model, keras.Model]
+    image_discriminators: tuple[keras.Model, keras.Model]
+    latent_discriminator: keras.Model
+    encoders: tuple[keras.Model, keras.Model]  # E1 = E_s o E1*, E2 = E_s o E2*
+    generators: tuple[keras.Model, keras.Model]  # G1 = G1* o G_s, G2 = G2* o G_s
+
+    def translators(self) -> list[keras.Model]:
+        """The encoder/generator team (every variable the second update phase trains)."""
+        return [*self.private_encoders, self.shared_encoder, self.shared_generator,
+                *self.private_generators]
+
+    def discriminators(self) -> list[keras.Model]:
+        return [*self.image_discriminators, self.latent_discriminator]
+
+    def all_parts(self) -> list[keras.Model]:
+        """Every building block once (the composites only re-wire them)."""
+        return self.translators() + self.discriminators()
+
+
+def build_lstnet_networks(config: ModelConfig | None = None, dtype=None) -> LSTNetNetworks:
+    """Builds every network; ``dtype`` is a Keras dtype policy name (None: the global policy)."""
+    config = config or ModelConfig()
+    shared_encoder = build_shared_encoder(config, dtype)
+    shared_generator = build_shared_generator(config, dtype)
+    private_encoders = tuple(build_private_encoder(d, config, dtype) for d in DOMAINS)
+    private_generators = tuple(build_private_generator(d, config, dtype) for d in DOMAINS)
+
+    def compose(first, second, input_shape, name):
+        inputs = keras.Input(input_shape, name=f"{name}_input")
+        return keras.Model(inputs, second(first(inputs)), name=name)
+
+    encoders = tuple(
+        compose(private_encoders[k], shared_encoder, (d.image_size, d.image_size, IMAGE_CHANNELS),
+                f"E{d.index}")
+        for k, d in enumerate(DOMAINS)
+    )
+    generators = tuple(
+        compose(shared_generator, private_generators[k], _latent_shape(config), f"G{d.index}")
+        for k, d in enumerate(DOMAINS)
+    )
+    return LSTNetNetworks(
+        private_encoders=private_encoders,
+        shared_encoder=shared_encoder,
+        shared_generator=shared_generator,
+        private_generators=private_generators,
+        image_discriminators=tuple(build_image_discriminator(d, config, dtype) for d in DOMAINS),
+        latent_discriminator=build_latent_discriminator(config, dtype),
+        encoders=encoders,
+        generators=generators,
+    )
+
+
+def print_summaries(config: ModelConfig | None = None, print_fn=None) -> None:
+    """Prints keras.Model.summary() of every Table 1 network, to read beside the paper."""
+    networks = build_lstnet_networks(config)
+    for model in networks.all_parts() + [*networks.encoders, *networks.generators]:
+        model.summary(print_fn=print_fn, expand_nested=False)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Print the Table 1 network summaries.")
+    parser.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
+    print_summaries(ModelConfig(width=parser.parse_args().width))

@@ -1,0 +1,122 @@
+"""The figures of a run (matplotlib, PNG, written atomically)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from lstnet_tf.report import write_atomically  # noqa: E402
+
+
+def _save(fig, path: Path) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    write_atomically(path, buffer.getvalue())
+    return Path(path)
+
+
+def _read_csv(path: Path) -> dict[str, np.ndarray]:
+    with Path(path).open() as f:
+        rows = list(csv.DictReader(f))
+    return {key: np.array([float(r[key]) for r in rows]) for key in (rows[0] if rows else {})}
+
+
+def translation_grid(inputs, translated, cycled, predicted, labels, title: str, path: Path) -> Path:
+    """Rows: input, translation (classifier's prediction above it, red if wrong), cycled back."""
+    n = len(inputs)
+    fig, axes = plt.subplots(3, n, figsize=(1.1 * n, 3.9))
+    for row, (name, images) in enumerate((("input", inputs), ("translated", translated),
+                                           ("cycled back", cycled))):
+        for k in range(n):
+            ax = axes[row, k]
+            ax.imshow(images[k, ..., 0], cmap="gray", vmin=-1, vmax=1)
+            ax.set_xticks([]), ax.set_yticks([])
+            if row == 1:
+                ax.set_title(f"pred {predicted[k]}", fontsize=9,
+                             color="black" if predicted[k] == labels[k] else "red")
+            if row == 0:
+                ax.set_title(f"label {labels[k]}", fontsize=9)
+            if k == 0:
+                ax.set_ylabel(name, fontsize=9)
+    fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
+def _smooth(values: np.ndarray, window: int) -> np.ndarray:
+    window = max(1, min(window, len(values)))
+    return np.convolve(values, np.ones(window) / window, mode="valid")
+
+
+def loss_curves(losses_csv: Path, path: Path, title: str) -> Path:
+    """Every loss term against the step (moving average over ~1% of the run)."""
+    data = _read_csv(losses_csv)
+    steps = data.pop("step")
+    window = max(1, len(steps) // 100)
+    groups = {
+        "discriminators": [k for k in data if k.startswith("d_adv")],
+        "encoders/generators: adversarial (flipped labels)": [k for k in data if k.startswith("g_adv")],
+        "cycle consistency (L1)": [k for k in data if k.startswith("cycle")],
+        "weighted totals": ["d_total", "g_total"],
+    }
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.4))
+    for ax, (name, keys) in zip(axes, groups.items()):
+        for key in keys:
+            ax.plot(steps[window - 1:], _smooth(data[key], window), label=key)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[2].set_yscale("log")
+    fig.suptitle(f"{title} (moving average over {window} steps)", fontsize=11)
+    return _save(fig, path)
+
+
+def accuracy_curves(monitor_csvs: dict, path: Path, title: str) -> Path:
+    """Translated-test-subset accuracy against the step, per seed. Monitoring only."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for seed, csv_path in monitor_csvs.items():
+        data = _read_csv(csv_path)
+        for key, style in (("usps_to_mnist", "-"), ("mnist_to_usps", "--")):
+            if key in data:
+                ax.plot(data["step"], data[key], style, marker="o", markersize=3,
+                        label=f"{key.replace('_to_', '→')} seed {seed}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("accuracy on a test subset")
+    ax.set_title(f"{title}\nmonitoring only: the reported number is the final checkpoint",
+                 fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def latent_embedding(z1, z2, y1, y2, path: Path, title: str) -> Path:
+    """PCA of the latent codes E1(x1), E2(x2): by domain (left) and by digit class (right)."""
+    codes = np.concatenate([z1.reshape(len(z1), -1), z2.reshape(len(z2), -1)]).astype(np.float64)
+    codes -= codes.mean(axis=0)
+    _, _, components = np.linalg.svd(codes, full_matrices=False)
+    points = codes @ components[:2].T
+    p1, p2 = points[:len(z1)], points[len(z1):]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.8))
+    left.scatter(*p1.T, s=4, alpha=0.5, label="MNIST  E1(x1)")
+    left.scatter(*p2.T, s=4, alpha=0.5, label="USPS  E2(x2)")
+    left.set_title("by domain")
+    left.legend(markerscale=3)
+    cmap = plt.get_cmap("tab10")
+    right.scatter(*p1.T, s=5, c=cmap(y1), marker="o", alpha=0.5)
+    right.scatter(*p2.T, s=9, c=cmap(y2), marker="x", alpha=0.6)
+    for digit in range(10):
+        right.scatter([], [], color=cmap(digit), label=str(digit))
+    right.set_title("by digit (o MNIST, x USPS)")
+    right.legend(fontsize=7, ncol=2, markerscale=2)
+    for ax in (left, right):
+        ax.set_xlabel("PC 1"), ax.set_ylabel("PC 2")
+    fig.suptitle(title, fontsize=11)
+    return _save(fig, path)

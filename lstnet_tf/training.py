@@ -1,0 +1,238 @@
+"""Runs LSTNet training under ``fit()``: precision, atomic checkpoints, resume, step logs.
+
+One progress-bar "epoch" is one checkpoint interval (``train.checkpoint_every`` steps). A
+run killed at any point resumes from its last checkpoint with the same step count and the
+same data order (the paired pipeline is a pure function of the seed and the step).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lstnet_tf.config import ExperimentConfig
+from lstnet_tf.lstnet import LOSS_TERMS, LSTNet, default_optimizer
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or Inf; training stopped and the last good checkpoint was kept."""
+
+
+class ResumeError(RuntimeError):
+    """A checkpoint does not fit the current configuration."""
+
+
+def resolve_precision(precision: str) -> str:
+    """"auto" means mixed_float16 where TensorFlow sees a GPU, float32 on a CPU."""
+    if precision != "auto":
+        return precision
+    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+
+
+def build_lstnet(config: ExperimentConfig) -> LSTNet:
+    """An LSTNet compiled with the config's optimizers, loss weights and precision."""
+    train = config.train
+    model = LSTNet(config.model, reuse_forward=train.reuse_forward,
+                   dtype=resolve_precision(train.precision))
+    model.compile(
+        d_optimizer=default_optimizer(train.d_learning_rate, train.beta_1, train.beta_2, "d_adam"),
+        g_optimizer=default_optimizer(train.g_learning_rate, train.beta_1, train.beta_2, "g_adam"),
+        loss_weights=train.loss_weights,
+    )
+    return model
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class CheckpointStore:
+    """Weights and both optimizers' state, one directory per step, written then renamed."""
+
+    WEIGHTS = "model.weights.h5"
+    OPTIMIZERS = "optimizers.npz"
+
+    def __init__(self, directory: Path, keep: int = 2):
+        self.directory = Path(directory)
+        self.keep = keep
+
+    def _path(self, step: int) -> Path:
+        return self.directory / f"step-{step:07d}"
+
+    def latest_step(self) -> int | None:
+        pointer = self.directory / "latest"
+        return int(pointer.read_text()) if pointer.is_file() else None
+
+    def save(self, model: LSTNet) -> Path:
+        step = model.step
+        final = self._path(step)
+        tmp = final.with_name(f".{final.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        model.save_weights(tmp / self.WEIGHTS)
+        optimizer_state = {
+            f"{prefix}_{i}": np.asarray(v.numpy())
+            for prefix, opt in (("d", model.d_optimizer), ("g", model.g_optimizer))
+            for i, v in enumerate(opt.variables)
+        }
+        np.savez(tmp / self.OPTIMIZERS, **optimizer_state)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        _write_atomically(self.directory / "latest", str(step))
+        self._prune(step)
+        return final
+
+    def _prune(self, latest: int) -> None:
+        steps = sorted(int(p.name.split("-")[1]) for p in self.directory.glob("step-*"))
+        for step in steps[:-self.keep]:
+            if step != latest:
+                shutil.rmtree(self._path(step), ignore_errors=True)
+
+    def restore(self, model: LSTNet) -> int:
+        """Loads the latest checkpoint into ``model``; returns its step (0 if there is none)."""
+        step = self.latest_step()
+        if step is None:
+            return 0
+        path = self._path(step)
+        try:
+            model.load_weights(path / self.WEIGHTS)
+            with np.load(path / self.OPTIMIZERS) as state:
+                for prefix, opt in (("d", model.d_optimizer), ("g", model.g_optimizer)):
+                    for i, v in enumerate(opt.variables):
+                        v.assign(state[f"{prefix}_{i}"])
+        except (OSError, ValueError, KeyError) as error:
+            raise ResumeError(
+                f"cannot resume from {path}: {error}. The checkpoint does not match this "
+                f"configuration (width, precision?). Use another --out directory or delete "
+                f"{self.directory} to start afresh."
+            ) from None
+        return step
+
+
+def _truncate_csv_after(path: Path, step: int) -> None:
+    """Drops rows logged after ``step`` (a run killed after its last checkpoint)."""
+    if not path.is_file():
+        return
+    with path.open() as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
+    _write_atomically(path, "".join(",".join(r) + "\n" for r in kept))
+
+
+class StepLogger(keras.callbacks.Callback):
+    """Every step's raw loss terms to CSV and TensorBoard; stops on a NaN/Inf loss."""
+
+    def __init__(self, csv_path: Path, tensorboard_dir: Path, store: CheckpointStore,
+                 start_step: int):
+        super().__init__()
+        self.csv_path, self.store = Path(csv_path), store
+        _truncate_csv_after(self.csv_path, start_step)
+        self.writer = tf.summary.create_file_writer(str(tensorboard_dir))
+
+    def on_train_begin(self, logs=None):
+        new = not self.csv_path.is_file()
+        self.file = self.csv_path.open("a", newline="")
+        self.csv = csv.writer(self.file)
+        if new:
+            self.csv.writerow(("step",) + LOSS_TERMS)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step, losses = self.model.step, self.model.last_step_losses()
+        bad = [name for name, value in losses.items() if not math.isfinite(value)]
+        if bad:
+            self.on_train_end()
+            kept = self.store.latest_step()
+            raise NonFiniteLossError(
+                f"non-finite loss at step {step} ({', '.join(bad)}); training stopped. "
+                + (f"The last good checkpoint (step {kept}) in {self.store.directory} is kept. "
+                   if kept is not None else "No checkpoint had been written yet. ")
+                + "Try a lower learning rate or float32 precision."
+            )
+        self.csv.writerow([step] + [f"{losses[name]:.6g}" for name in LOSS_TERMS])
+        self.file.flush()
+        with self.writer.as_default(step=step):
+            for name, value in losses.items():
+                tf.summary.scalar(f"loss/{name}", value)
+
+    def on_train_end(self, logs=None):
+        if not self.file.closed:
+            self.file.close()
+        self.writer.flush()
+
+
+class CheckpointAndMonitor(keras.callbacks.Callback):
+    """At the end of each checkpoint interval: save, then run the optional monitor."""
+
+    def __init__(self, store: CheckpointStore, monitor: Callable | None, monitor_csv: Path,
+                 start_step: int):
+        super().__init__()
+        self.store, self.monitor, self.monitor_csv = store, monitor, Path(monitor_csv)
+        _truncate_csv_after(self.monitor_csv, start_step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.store.save(self.model)
+        if self.monitor is None:
+            return
+        values = self.monitor(self.model)
+        new = not self.monitor_csv.is_file()
+        with self.monitor_csv.open("a", newline="") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(["step", *values])
+            writer.writerow([self.model.step, *(f"{v:.6g}" for v in values.values())])
+        print("  monitor (test subset, not used for selection): "
+              + ", ".join(f"{k} {v:.4f}" for k, v in values.items()), flush=True)
+
+
+def train_lstnet(config: ExperimentConfig, dataset_fn: Callable[[int], tf.data.Dataset],
+                 run_dir: Path, seed: int, monitor: Callable | None = None,
+                 verbose: int = 1) -> LSTNet:
+    """Trains (or resumes) one LSTNet in ``run_dir``; returns the model at the final step.
+
+    ``dataset_fn(start_step)`` must return the paired (x1, x2) dataset positioned at
+    ``start_step``; ``monitor(model) -> {name: value}`` runs at every checkpoint.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    model = build_lstnet(config)
+    store = CheckpointStore(run_dir / "checkpoints")
+    start = store.restore(model)
+    every, total = config.train.checkpoint_every, config.train.steps
+    if start % every or start > total:
+        raise ResumeError(
+            f"the checkpoint in {store.directory} is at step {start}, which does not fit "
+            f"steps={total} / checkpoint_every={every}; use another --out or delete it"
+        )
+    if start == total:
+        print(f"LSTNet already trained to step {total} in {run_dir} (nothing to resume).")
+        return model
+    if start:
+        print(f"Resuming LSTNet from step {start} of {total} ({store.directory}).")
+    print(f"Training LSTNet for {total - start} steps; one epoch = {every} steps; "
+          f"precision {resolve_precision(config.train.precision)}.", flush=True)
+    model.fit(
+        dataset_fn(start),
+        epochs=total // every,
+        steps_per_epoch=every,
+        initial_epoch=start // every,
+        verbose=verbose,
+        shuffle=False,  # the paired pipeline shuffles each domain itself
+        callbacks=[
+            StepLogger(run_dir / "losses.csv", run_dir / "tensorboard", store, start),
+            CheckpointAndMonitor(store, monitor, run_dir / "monitor.csv", start),
+        ],
+    )
+    return model
