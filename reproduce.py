@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from lstnet_tf.config import ConfigError, available_presets, load_config  # noqa: E402
+from lstnet_tf.config import PRECISIONS, ConfigError, available_presets, load_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -45,6 +44,9 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=None,
                         help="override the preset's number of LSTNet training steps (a multiple "
                              "of its checkpoint interval)")
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
+                        help="override the preset's compute precision (auto: mixed_float16 on "
+                             "a GPU, float32 on a CPU)")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="directory holding mnist/ and usps/ data files (else "
                              "$LSTNET_DATA_DIR, then the per-user cache; see README)")
@@ -72,10 +74,13 @@ def parse_args(argv=None):
     args.preset_reason = "chosen with --preset"
     if args.preset is None:
         args.preset, args.preset_reason = _default_preset()
-    overrides = {}
+    train_overrides = {}
     if args.steps is not None:
         every = load_config(args.preset).train.checkpoint_every
-        overrides["train"] = {"steps": args.steps, "checkpoint_every": min(every, args.steps)}
+        train_overrides.update(steps=args.steps, checkpoint_every=min(every, args.steps))
+    if args.precision is not None:
+        train_overrides["precision"] = args.precision
+    overrides = {"train": train_overrides} if train_overrides else {}
     try:
         args.config = load_config(args.preset, overrides)
     except ConfigError as error:
@@ -110,9 +115,9 @@ def _phase(timings: dict, name: str):
 def run_all(args) -> int:
     import numpy as np
 
-    from lstnet_tf import data, plots
-    from lstnet_tf.classifier import load_or_train_classifier, predict_labels
-    from lstnet_tf.evaluate import apply_in_batches, evaluate_lstnet, evaluate_source_only
+    from lstnet_tf import data
+    from lstnet_tf.classifier import load_or_train_classifier
+    from lstnet_tf.evaluate import evaluate_lstnet, evaluate_source_only
     from lstnet_tf.report import build_table, environment, write_table2
     from lstnet_tf.training import train_lstnet
 
@@ -171,7 +176,9 @@ def run_all(args) -> int:
         if seed == args.seeds[0]:
             first = (model, classifiers)
 
-    with _phase(timings, "tables and figures"):
+    with _phase(timings, "figures"):
+        _write_figures(first, sets["test"], out, work, args.seeds, monitor_csvs, config.preset)
+    with _phase(timings, "tables"):  # last, so that it records every phase before it
         def seed_mean(values: dict) -> dict:
             return {k: float(np.mean([v[k] for v in values.values()]))
                     for k in next(iter(values.values()))}
@@ -191,8 +198,6 @@ def run_all(args) -> int:
         }
         rows = build_table(per_seed, seed_mean(source_only), seed_mean(classifier_acc))
         write_table2(out, rows, provenance)
-        _write_figures(first, sets["test"], out, work, args.seeds, monitor_csvs, config.preset,
-                       plots, apply_in_batches, predict_labels)
     total = time.time() - started
     print(f"\nTable 2 ({config.preset}, seeds {args.seeds}, {total / 60:.1f} min):")
     print((out / "table2.md").read_text().split("## Provenance")[0])
@@ -200,8 +205,12 @@ def run_all(args) -> int:
     return 0
 
 
-def _write_figures(first, test_sets, out, work, seeds, monitor_csvs, preset, plots,
-                   apply_in_batches, predict_labels):
+def _write_figures(first, test_sets, out, work, seeds, monitor_csvs, preset):
+    from lstnet_tf import plots
+    from lstnet_tf.classifier import predict_labels
+    from lstnet_tf.evaluate import apply_in_batches
+    from lstnet_tf.report import write_atomically
+
     model, classifiers = first
     (x1, y1), (x2, y2) = test_sets["mnist"], test_sets["usps"]
     n = 12
@@ -216,8 +225,9 @@ def _write_figures(first, test_sets, out, work, seeds, monitor_csvs, preset, plo
             f"{name.replace('_to_', ' → ')} ({preset}, seed {seeds[0]}, first {n} test images)",
             out / f"translations_{name}.png")
     for seed in seeds:
-        shutil.copyfile(work / f"seed{seed}" / "losses.csv", out / f"losses_seed{seed}.csv")
-        shutil.copyfile(monitor_csvs[seed], out / f"monitor_seed{seed}.csv")
+        write_atomically(out / f"losses_seed{seed}.csv",
+                         (work / f"seed{seed}" / "losses.csv").read_bytes())
+        write_atomically(out / f"monitor_seed{seed}.csv", monitor_csvs[seed].read_bytes())
     plots.loss_curves(out / f"losses_seed{seeds[0]}.csv", out / "losses.png",
                       f"LSTNet losses ({preset}, seed {seeds[0]})")
     plots.accuracy_curves({s: out / f"monitor_seed{s}.csv" for s in seeds},

@@ -69,6 +69,9 @@ class LSTNet(keras.Model):
         # The last step's raw loss values, for per-step logging (the trackers hold epoch means).
         self._last_step = {name: tf.Variable(0.0, trainable=False, name=f"last_{name}")
                            for name in LOSS_TERMS}
+        # Counted here, not by an optimizer: a loss-scale optimizer skips overflowing steps.
+        self.completed_steps = self.add_weight(shape=(), dtype="int64", initializer="zeros",
+                                               trainable=False, name="completed_steps")
         # All variables exist now (functional parts); there is no call() to build.
         self.built = True
 
@@ -116,8 +119,8 @@ class LSTNet(keras.Model):
 
     @property
     def step(self) -> int:
-        """Completed training steps (the encoder/generator optimizer's iteration count)."""
-        return int(self.g_optimizer.iterations.numpy())
+        """Completed training steps."""
+        return int(self.completed_steps.numpy())
 
     def last_step_losses(self) -> dict[str, float]:
         return {name: float(v.numpy()) for name, v in self._last_step.items()}
@@ -177,31 +180,49 @@ class LSTNet(keras.Model):
     # ------------------------------------------------------------- training
 
     @staticmethod
-    def _apply(optimizer, tape, loss, variables):
+    def _scaled(optimizer, loss):
+        """The loss to differentiate: scaled under a LossScaleOptimizer (inside the tape)."""
         if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            loss = optimizer.scale_loss(loss)
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return optimizer.scale_loss(loss)
+        return loss
 
-    def _discriminator_update(self, x1, x2, t):
+    @staticmethod
+    def _apply(optimizer, tape, scaled_loss, variables):
+        optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
+
+    def discriminator_phase(self, x1, x2, translations=None):
+        """One update of D1, D2, D_l; the encoders/generators are only run, not updated."""
+        t = translations if translations is not None else self.translate_all(x1, x2, training=True)
         with tf.GradientTape() as tape:
             losses = self.discriminator_losses(x1, x2, t["z1"], t["z2"], t["x12"], t["x21"])
-        self._apply(self.d_optimizer, tape, losses["d_total"], self.discriminator_variables)
+            scaled = self._scaled(self.d_optimizer, losses["d_total"])
+        self._apply(self.d_optimizer, tape, scaled, self.discriminator_variables)
+        return losses
+
+    def generator_phase(self, x1, x2):
+        """One update of the encoders/generators; the discriminators are only run."""
+        with tf.GradientTape() as tape:
+            losses = self.generator_losses(x1, x2, self.translate_all(x1, x2, training=True))
+            scaled = self._scaled(self.g_optimizer, losses["g_total"])
+        self._apply(self.g_optimizer, tape, scaled, self.translator_variables)
         return losses
 
     def train_step(self, data):
         x1, x2 = data
         if self.reuse_forward:
+            # The discriminator phase reads the same translations, outside the tape.
             with tf.GradientTape() as tape:
                 translations = self.translate_all(x1, x2, training=True)
                 with tape.stop_recording():
-                    d_losses = self._discriminator_update(x1, x2, translations)
+                    d_losses = self.discriminator_phase(x1, x2, translations)
                 g_losses = self.generator_losses(x1, x2, translations)
+                scaled = self._scaled(self.g_optimizer, g_losses["g_total"])
+            self._apply(self.g_optimizer, tape, scaled, self.translator_variables)
         else:
-            d_losses = self._discriminator_update(x1, x2, self.translate_all(x1, x2, training=True))
-            with tf.GradientTape() as tape:
-                g_losses = self.generator_losses(x1, x2, self.translate_all(x1, x2, training=True))
-        self._apply(self.g_optimizer, tape, g_losses["g_total"], self.translator_variables)
+            d_losses = self.discriminator_phase(x1, x2)
+            g_losses = self.generator_phase(x1, x2)
 
+        self.completed_steps.assign_add(1)
         for name, value in {**d_losses, **g_losses}.items():
             self.trackers[name].update_state(value)
             self._last_step[name].assign(value)

@@ -32,7 +32,7 @@ def _read_csv(path: Path) -> dict[str, np.ndarray]:
 def translation_grid(inputs, translated, cycled, predicted, labels, title: str, path: Path) -> Path:
     """Rows: input, translation (classifier's prediction above it, red if wrong), cycled back."""
     n = len(inputs)
-    fig, axes = plt.subplots(3, n, figsize=(1.1 * n, 3.9))
+    fig, axes = plt.subplots(3, n, figsize=(1.1 * n, 4.2), layout="constrained")
     for row, (name, images) in enumerate((("input", inputs), ("translated", translated),
                                            ("cycled back", cycled))):
         for k in range(n):
@@ -62,11 +62,11 @@ def loss_curves(losses_csv: Path, path: Path, title: str) -> Path:
     window = max(1, len(steps) // 100)
     groups = {
         "discriminators": [k for k in data if k.startswith("d_adv")],
-        "encoders/generators: adversarial (flipped labels)": [k for k in data if k.startswith("g_adv")],
+        "enc./gen. adversarial (flipped labels)": [k for k in data if k.startswith("g_adv")],
         "cycle consistency (L1)": [k for k in data if k.startswith("cycle")],
         "weighted totals": ["d_total", "g_total"],
     }
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.4))
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.4 * len(groups), 3.6), layout="constrained")
     for ax, (name, keys) in zip(axes, groups.items()):
         for key in keys:
             ax.plot(steps[window - 1:], _smooth(data[key], window), label=key)
@@ -81,7 +81,7 @@ def loss_curves(losses_csv: Path, path: Path, title: str) -> Path:
 
 def accuracy_curves(monitor_csvs: dict, path: Path, title: str) -> Path:
     """Translated-test-subset accuracy against the step, per seed. Monitoring only."""
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
     for seed, csv_path in monitor_csvs.items():
         data = _read_csv(csv_path)
         for key, style in (("usps_to_mnist", "-"), ("mnist_to_usps", "--")):
@@ -104,7 +104,7 @@ def latent_embedding(z1, z2, y1, y2, path: Path, title: str) -> Path:
     _, _, components = np.linalg.svd(codes, full_matrices=False)
     points = codes @ components[:2].T
     p1, p2 = points[:len(z1)], points[len(z1):]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.8), layout="constrained")
     left.scatter(*p1.T, s=4, alpha=0.5, label="MNIST  E1(x1)")
     left.scatter(*p2.T, s=4, alpha=0.5, label="USPS  E2(x2)")
     left.set_title("by domain")

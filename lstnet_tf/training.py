@@ -198,7 +198,7 @@ class CheckpointAndMonitor(keras.callbacks.Callback):
 
 def train_lstnet(config: ExperimentConfig, dataset_fn: Callable[[int], tf.data.Dataset],
                  run_dir: Path, seed: int, monitor: Callable | None = None,
-                 verbose: int = 1) -> LSTNet:
+                 verbose: int = 1, callbacks: tuple = ()) -> LSTNet:
     """Trains (or resumes) one LSTNet in ``run_dir``; returns the model at the final step.
 
     ``dataset_fn(start_step)`` must return the paired (x1, x2) dataset positioned at
@@ -233,6 +233,7 @@ def train_lstnet(config: ExperimentConfig, dataset_fn: Callable[[int], tf.data.D
         callbacks=[
             StepLogger(run_dir / "losses.csv", run_dir / "tensorboard", store, start),
             CheckpointAndMonitor(store, monitor, run_dir / "monitor.csv", start),
+            *callbacks,
         ],
     )
     return model

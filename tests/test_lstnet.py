@@ -1,0 +1,156 @@
+"""LSTNet's alternating optimisation: which variables each phase trains, objective (1), precision."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+
+from lstnet_tf.config import LossWeights, ModelConfig
+from lstnet_tf.lstnet import LOSS_TERMS, LSTNet
+
+TINY = ModelConfig(width=0.0625)
+BATCH = 4
+
+
+def _batch(seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(-1, 1, (BATCH, 28, 28, 1)).astype("float32"),
+            rng.uniform(-1, 1, (BATCH, 16, 16, 1)).astype("float32"))
+
+
+def _model(reuse_forward=True, dtype=None, seed=0, weights=None):
+    keras.utils.set_random_seed(seed)
+    model = LSTNet(TINY, reuse_forward=reuse_forward, dtype=dtype)
+    model.compile(loss_weights=weights)
+    return model
+
+
+def _snapshot(variables):
+    return [v.numpy().copy() for v in variables]
+
+
+def _changed(before, variables):
+    return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
+
+
+def test_discriminator_phase_changes_only_discriminator_variables():
+    model = _model(reuse_forward=False)
+    d_before, g_before = _snapshot(model.discriminator_variables), _snapshot(model.translator_variables)
+    model.discriminator_phase(*_batch())
+    assert all(_changed(d_before, model.discriminator_variables))
+    assert not any(_changed(g_before, model.translator_variables))
+
+
+def test_generator_phase_changes_only_encoder_generator_variables():
+    model = _model(reuse_forward=False)
+    d_before, g_before = _snapshot(model.discriminator_variables), _snapshot(model.translator_variables)
+    model.generator_phase(*_batch())
+    assert all(_changed(g_before, model.translator_variables))
+    assert not any(_changed(d_before, model.discriminator_variables))
+
+
+@pytest.mark.parametrize("term, domain_input", [("cycle_1", "x1"), ("cycle_2", "x2")])
+def test_shared_layers_receive_gradients_from_each_domain(term, domain_input):
+    """CC1 involves only MNIST images and CC2 only USPS images; both must reach E_s and G_s."""
+    model = _model()
+    x1, x2 = _batch()
+    shared = model.networks.shared_encoder.trainable_variables + \
+        model.networks.shared_generator.trainable_variables
+    with tf.GradientTape() as tape:
+        losses = model.generator_losses(x1, x2, model.translate_all(x1, x2, training=True))
+    grads = tape.gradient(losses[term], shared)
+    assert all(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
+
+
+def _np_bce(label, logits):
+    """-[y log s(l) + (1-y) log(1-s(l))], averaged: written out independently of the model code."""
+    logits = np.asarray(logits, dtype=np.float64).ravel()
+    p = 1.0 / (1.0 + np.exp(-logits))
+    return float(np.mean(-(label * np.log(p) + (1 - label) * np.log(1 - p))))
+
+
+def test_losses_equal_an_independent_computation_of_objective_1():
+    weights = LossWeights(adversarial_1=2.0, adversarial_2=3.0, adversarial_latent=5.0,
+                          cycle_1=7.0, cycle_2=11.0, cycle_3=13.0, cycle_4=17.0)
+    model = _model(weights=weights)
+    x1, x2 = _batch()
+    n = model.networks
+    (enc1, enc2), (gen1, gen2) = n.encoders, n.generators
+    (d1, d2), dl = n.image_discriminators, n.latent_discriminator
+
+    def run(net, x):
+        return net(x, training=True).numpy()
+
+    z1, z2 = run(enc1, x1), run(enc2, x2)
+    x12, x21 = run(gen2, z1), run(gen1, z2)
+    x121, x212 = run(gen1, run(enc2, x12)), run(gen2, run(enc1, x21))
+    x11, x22 = run(gen1, z1), run(gen2, z2)
+    expected_d = {
+        "d_adv_1": _np_bce(1, run(d1, x1)) + _np_bce(0, run(d1, x21)),
+        "d_adv_2": _np_bce(1, run(d2, x2)) + _np_bce(0, run(d2, x12)),
+        "d_adv_latent": _np_bce(1, run(dl, z1)) + _np_bce(0, run(dl, z2)),
+    }
+    expected_d["d_total"] = (2 * expected_d["d_adv_1"] + 3 * expected_d["d_adv_2"]
+                             + 5 * expected_d["d_adv_latent"])
+    expected_g = {
+        "g_adv_1": _np_bce(1, run(d1, x21)),
+        "g_adv_2": _np_bce(1, run(d2, x12)),
+        "g_adv_latent": _np_bce(0, run(dl, z1)) + _np_bce(1, run(dl, z2)),
+        "cycle_1": float(np.mean(np.abs(x1 - x11))),
+        "cycle_2": float(np.mean(np.abs(x2 - x22))),
+        "cycle_3": float(np.mean(np.abs(x1 - x121))),
+        "cycle_4": float(np.mean(np.abs(x2 - x212))),
+    }
+    expected_g["g_total"] = (2 * expected_g["g_adv_1"] + 3 * expected_g["g_adv_2"]
+                             + 5 * expected_g["g_adv_latent"] + 7 * expected_g["cycle_1"]
+                             + 11 * expected_g["cycle_2"] + 13 * expected_g["cycle_3"]
+                             + 17 * expected_g["cycle_4"])
+
+    t = model.translate_all(x1, x2, training=True)
+    actual = {**model.discriminator_losses(x1, x2, t["z1"], t["z2"], t["x12"], t["x21"]),
+              **model.generator_losses(x1, x2, t)}
+    assert set(actual) == set(LOSS_TERMS)
+    for name, value in {**expected_d, **expected_g}.items():
+        assert float(actual[name]) == pytest.approx(value, rel=1e-4, abs=1e-5), name
+
+
+def test_reused_forward_pass_gives_the_same_update_as_recomputing_it():
+    """One train_step with reuse_forward=True and =False from identical weights: same losses and
+    the same trainable weights afterwards (so the same gradients of equation (1))."""
+    batch = _batch()
+    reuse, recompute = _model(reuse_forward=True), _model(reuse_forward=False)
+    for a, b in zip(reuse.weights, recompute.weights):
+        assert np.array_equal(a.numpy(), b.numpy())
+    logs_reuse = {k: float(v) for k, v in reuse.train_step(batch).items()}
+    logs_recompute = {k: float(v) for k, v in recompute.train_step(batch).items()}
+    for name in LOSS_TERMS:
+        assert logs_reuse[name] == pytest.approx(logs_recompute[name], rel=1e-5), name
+    for a, b in zip(reuse.trainable_variables, recompute.trainable_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16", "mixed_float16"])
+def test_fit_gives_finite_losses_under_each_precision(precision):
+    model = _model(dtype=precision)
+    if precision == "mixed_float16":
+        assert isinstance(model.g_optimizer, keras.optimizers.LossScaleOptimizer)
+    ds = tf.data.Dataset.from_tensors(_batch()).repeat()
+    history = model.fit(ds, steps_per_epoch=3, epochs=1, verbose=0, shuffle=False)
+    assert model.step == 3
+    assert set(history.history) == set(LOSS_TERMS)
+    assert all(np.isfinite(v[-1]) for v in history.history.values())
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert model.translate_2_to_1(_batch()[1]).dtype == tf.float32
+
+
+def test_translation_api_has_no_training_side_effects():
+    model = _model()
+    x1, x2 = _batch()
+    before = _snapshot(model.weights)
+    out12, out21 = model.translate_1_to_2(x1), model.translate_2_to_1(x2)
+    assert out12.shape == (BATCH, 16, 16, 1) and out21.shape == (BATCH, 28, 28, 1)
+    assert model.encode_1(x1).shape == model.encode_2(x2).shape == (BATCH, 7, 7, 8)
+    assert not any(_changed(before, model.weights))
+    np.testing.assert_array_equal(out12.numpy(), model.translate_1_to_2(x1).numpy())

@@ -1,0 +1,380 @@
+"""reproduce.py as a user runs it: the smoke preset end to end, usage errors, data errors.
+
+The end-to-end run (about a minute on 2 CPU cores) happens once per module, in a temporary
+directory; every test of its outputs reads the same files. Usage errors are checked in fresh
+processes and must fail before TensorFlow is even imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import math
+import os
+import struct
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lstnet_tf.config import CONFIG_DIR, load_config
+from lstnet_tf.report import CSV_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "reproduce.py"
+
+TABLES = ("table2.md", "table2.csv", "table2.json")
+FIGURES = ("translations_usps_to_mnist.png", "translations_mnist_to_usps.png", "losses.png",
+           "accuracy_monitor.png", "latent_embedding.png")
+LOGS = ("losses_seed0.csv", "monitor_seed0.csv")
+DIRECTIONS = ("USPS→MNIST", "MNIST→USPS")
+PUBLISHED = {  # Table 2 of the paper
+    "USPS→MNIST": {"CoGAN": 0.9315, "UNIT": 0.9358, "DeepJDOT": 0.964, "LSTNet (paper)": 0.9701},
+    "MNIST→USPS": {"CoGAN": 0.9565, "UNIT": 0.9597, "DeepJDOT": 0.957, "LSTNet (paper)": 0.9761},
+}
+PAPER_CLASSIFIERS = {"USPS→MNIST": 0.9941, "MNIST→USPS": 0.9751}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SMOKE_TIMEOUT_S = 400
+
+
+def _env(**extra: str) -> dict:
+    """The test process's environment (offline, shared data), plus ``extra``."""
+    env = dict(os.environ)
+    env["LSTNET_NO_DOWNLOAD"] = "1"
+    env.update(extra)
+    return env
+
+
+def _run(args: list, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=ROOT,
+                          env=env or _env(), capture_output=True, text=True, timeout=timeout)
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# ---------------------------------------------------------------------------------------
+# The smoke preset, end to end
+
+
+@dataclass
+class SmokeRun:
+    result: subprocess.CompletedProcess
+    out: Path
+    work: Path
+
+    @property
+    def table(self) -> dict:
+        return json.loads((self.out / "table2.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, shared_data_dir) -> SmokeRun:
+    """One `reproduce.py --all --preset smoke` into fresh --out / --work-dir directories."""
+    base = tmp_path_factory.mktemp("smoke")
+    out, work = base / "out", base / "work"
+    result = _run(["--all", "--preset", "smoke", "--out", out, "--work-dir", work,
+                   "--no-download", "--data-dir", shared_data_dir], timeout=SMOKE_TIMEOUT_S)
+    assert result.returncode == 0, (
+        f"exit code {result.returncode}\n--- stdout ---\n{_tail(result.stdout)}\n"
+        f"--- stderr ---\n{_tail(result.stderr)}")
+    return SmokeRun(result, out, work)
+
+
+@pytest.fixture(scope="module")
+def smoke_yaml() -> dict:
+    return yaml.safe_load((CONFIG_DIR / "smoke.yaml").read_text())
+
+
+def test_smoke_announces_preset_and_estimate_before_starting(smoke_run):
+    """Before any work, stdout names the preset, why it was chosen, and a run-time estimate."""
+    stdout = smoke_run.result.stdout
+    assert "Preset 'smoke' (chosen with --preset)" in stdout
+    assert "Estimated run time" in stdout
+    assert stdout.index("Estimated run time") < stdout.index("== load data")
+
+
+def test_smoke_writes_every_table_figure_and_log(smoke_run):
+    """Every table, figure and per-seed log file exists and is non-empty; no temporary files
+    are left in the output directory."""
+    names = {p.name for p in smoke_run.out.iterdir()}
+    missing = set(TABLES + FIGURES + LOGS) - names
+    assert not missing, f"missing outputs: {sorted(missing)}; found {sorted(names)}"
+    for name in TABLES + FIGURES + LOGS:
+        assert (smoke_run.out / name).stat().st_size > 0, name
+    leftovers = sorted(n for n in names if n.startswith(".") or ".tmp" in n)
+    assert not leftovers, f"temporary files left behind: {leftovers}"
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_smoke_figures_are_real_pngs(smoke_run, name):
+    """Each figure is a PNG (magic bytes, IHDR chunk) of a plausible size in pixels and bytes."""
+    data = (smoke_run.out / name).read_bytes()
+    assert data[:8] == PNG_MAGIC
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    assert width >= 200 and height >= 100, (width, height)
+    assert len(data) > 5_000
+
+
+def test_smoke_table_json_rows(smoke_run):
+    """table2.json: one row per direction, exactly the documented columns, the paper's
+    published numbers, and accuracies of ours in [0, 1] (one seed: std 0, mean = its value)."""
+    rows = smoke_run.table["rows"]
+    assert [row["direction"] for row in rows] == list(DIRECTIONS)
+    for row in rows:
+        direction = row["direction"]
+        assert set(row) == set(CSV_COLUMNS) and len(row) == len(CSV_COLUMNS)
+        for column, value in PUBLISHED[direction].items():
+            assert row[column] == value, (direction, column)
+        assert row["classifier (paper)"] == PAPER_CLASSIFIERS[direction]
+        per_seed = row["LSTNet (ours) per seed"]
+        assert list(per_seed) == ["0"]
+        for column in ("source-only (ours)", "LSTNet (ours) mean", "classifier (ours)"):
+            assert 0.0 <= row[column] <= 1.0, (direction, column, row[column])
+        assert 0.0 <= per_seed["0"] <= 1.0
+        assert row["LSTNet (ours) mean"] == pytest.approx(per_seed["0"])
+        assert row["LSTNet (ours) std"] == 0.0
+
+
+def test_smoke_provenance(smoke_run, smoke_yaml):
+    """Provenance: the exact command, preset, seeds, steps, the full resolved config, the
+    environment (versions, CPU, GPUs, git commit) and the wall time of each phase."""
+    import keras
+    import tensorflow as tf
+
+    provenance = smoke_run.table["provenance"]
+    command = provenance["command"]
+    assert "reproduce.py" in command and "--all" in command and "--preset smoke" in command
+    assert str(smoke_run.out) in command
+    assert provenance["preset"] == "smoke"
+    assert provenance["seeds"] == [0]
+    assert provenance["steps"] == smoke_yaml["train"]["steps"]
+    config = provenance["config"]
+    assert config["model"]["width"] == smoke_yaml["model"]["width"]
+    assert config["train"]["steps"] == smoke_yaml["train"]["steps"]
+    assert config == json.loads(json.dumps(load_config("smoke").to_dict()))
+
+    environment = provenance["environment"]
+    assert environment["tensorflow"] == tf.__version__
+    assert environment["keras"] == keras.__version__
+    assert isinstance(environment["cpu"], str) and environment["cpu"]
+    assert "gpus" in environment
+    assert isinstance(environment["git_commit"], str) and environment["git_commit"]
+
+    timings = provenance["wall_time_seconds"]
+    for phase in ("load data", "seed 0: classifiers", "seed 0: LSTNet training",
+                  "seed 0: evaluation"):
+        assert phase in timings, f"no wall time for phase {phase!r}: {timings}"
+    for phase, seconds in timings.items():
+        assert isinstance(seconds, (int, float)) and seconds >= 0, (phase, seconds)
+
+
+def test_smoke_provenance_agrees_with_the_rows(smoke_run):
+    """The per-seed classifier and source-only values in the provenance are those in the rows."""
+    table = smoke_run.table
+    rows = {row["direction"]: row for row in table["rows"]}
+    classifiers = table["provenance"]["classifier_test_accuracy_per_seed"]["0"]
+    source_only = table["provenance"]["source_only_per_seed"]["0"]
+    assert rows["USPS→MNIST"]["classifier (ours)"] == pytest.approx(classifiers["mnist"])
+    assert rows["MNIST→USPS"]["classifier (ours)"] == pytest.approx(classifiers["usps"])
+    assert rows["USPS→MNIST"]["source-only (ours)"] == pytest.approx(source_only["usps_to_mnist"])
+    assert rows["MNIST→USPS"]["source-only (ours)"] == pytest.approx(source_only["mnist_to_usps"])
+
+
+def test_smoke_table_csv(smoke_run):
+    """table2.csv: '#' provenance comment lines, then the CSV_COLUMNS header and one record
+    per direction holding the same numbers as table2.json."""
+    lines = (smoke_run.out / "table2.csv").read_text().splitlines()
+    comments = [line for line in lines if line.startswith("#")]
+    assert lines[:len(comments)] == comments, "comment lines must come first"
+    assert any(line.startswith("# command:") for line in comments)
+    assert any(line.startswith("# git_commit:") for line in comments)
+    reader = csv.DictReader(lines[len(comments):])
+    records = list(reader)
+    assert tuple(reader.fieldnames) == CSV_COLUMNS
+    assert [r["direction"] for r in records] == list(DIRECTIONS)
+    for record, row in zip(records, smoke_run.table["rows"]):
+        for column in CSV_COLUMNS[1:]:
+            if column == "LSTNet (ours) per seed":
+                assert json.loads(record[column]) == pytest.approx(row[column])
+            else:
+                assert float(record[column]) == pytest.approx(row[column]), column
+
+
+def test_smoke_table_markdown(smoke_run):
+    """table2.md: a table line per direction with our mean ± std, then the provenance."""
+    text = (smoke_run.out / "table2.md").read_text()
+    for row in smoke_run.table["rows"]:
+        line = next((line for line in text.splitlines()
+                     if line.startswith(f"| {row['direction']} |")), None)
+        assert line is not None, f"no row for {row['direction']}"
+        assert f"{row['LSTNet (ours) mean']:.4f} ± {row['LSTNet (ours) std']:.4f}" in line
+        assert f"{row['CoGAN']:.4f}" in line
+    assert "Provenance" in text
+    assert "git_commit" in text
+
+
+def test_smoke_training_logs(smoke_run, smoke_yaml):
+    """losses_seed0.csv has one row per step 1..steps; monitor_seed0.csv one row per checkpoint
+    with both directions' accuracies in [0, 1]."""
+    steps, every = smoke_yaml["train"]["steps"], smoke_yaml["train"]["checkpoint_every"]
+    with (smoke_run.out / "losses_seed0.csv").open() as f:
+        losses = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in losses] == list(range(1, steps + 1))
+    assert all(math.isfinite(float(v)) for r in losses for v in r.values())
+    with (smoke_run.out / "monitor_seed0.csv").open() as f:
+        monitor = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in monitor] == list(range(every, steps + 1, every))
+    for record in monitor:
+        for direction in ("usps_to_mnist", "mnist_to_usps"):
+            assert 0.0 <= float(record[direction]) <= 1.0
+
+
+# ---------------------------------------------------------------------------------------
+# Usage errors: exit code 2, a message, nothing written, TensorFlow never imported
+
+BAD_ARGUMENTS = {
+    "unknown preset": (["--all", "--preset", "nope"], "nope"),
+    "zero steps": (["--all", "--preset", "smoke", "--steps", "0"], "--steps"),
+    "non-integer steps": (["--all", "--preset", "smoke", "--steps", "many"], "--steps"),
+    "negative seed": (["--all", "--preset", "smoke", "--seeds", "-1"], "--seeds"),
+    "repeated seed": (["--all", "--preset", "smoke", "--seeds", "0", "0"], "--seeds"),
+    "steps not a multiple of the checkpoint interval":
+        (["--all", "--preset", "smoke", "--steps", "3"], "checkpoint_every"),
+    "no action flag": (["--preset", "smoke"], "--all"),
+    "two action flags": (["--all", "--summary", "--preset", "smoke"], "not allowed"),
+    "missing --data-dir": (["--all", "--preset", "smoke", "--data-dir", "/nonexistent"],
+                           "/nonexistent"),
+}
+
+# Runs reproduce.py as __main__ and then reports whether TensorFlow got imported.
+_IMPORT_PROBE = """
+import runpy, sys
+script = sys.argv[1]
+sys.argv = [script] + sys.argv[2:]
+try:
+    runpy.run_path(script, run_name="__main__")
+    code = 0
+except SystemExit as exit:
+    code = exit.code
+print("tensorflow imported:", "tensorflow" in sys.modules)
+sys.exit(code)
+"""
+
+
+@pytest.fixture
+def out_and_work(tmp_path) -> tuple[Path, Path]:
+    """--out and --work-dir paths that do not exist yet."""
+    return tmp_path / "out", tmp_path / "work"
+
+
+@pytest.mark.parametrize("args, mentioned", BAD_ARGUMENTS.values(), ids=BAD_ARGUMENTS.keys())
+def test_bad_arguments_exit_2_with_a_message_and_write_nothing(args, mentioned, out_and_work):
+    """A usage error exits with code 2, prints usage and an error naming the problem on
+    stderr, and creates neither the --out nor the --work-dir directory."""
+    out, work = out_and_work
+    result = _run([*args, "--out", out, "--work-dir", work])
+    assert result.returncode == 2, _tail(result.stdout + result.stderr)
+    assert "usage:" in result.stderr
+    assert "error:" in result.stderr
+    assert mentioned in result.stderr
+    assert result.stdout == ""
+    assert not out.exists() and not work.exists()
+
+
+@pytest.mark.parametrize("args, mentioned", BAD_ARGUMENTS.values(), ids=BAD_ARGUMENTS.keys())
+def test_bad_arguments_fail_before_tensorflow_is_imported(args, mentioned, out_and_work):
+    """Usage errors are caught by argument parsing alone, so they are instant: TensorFlow is
+    never imported."""
+    out, work = out_and_work
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORT_PROBE, str(SCRIPT), *args, "--out", str(out),
+         "--work-dir", str(work)],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, _tail(result.stdout + result.stderr)
+    assert "tensorflow imported: False" in result.stdout
+
+
+def test_missing_data_is_one_clear_error(tmp_path, out_and_work):
+    """With $LSTNET_DATA_DIR empty, an empty user cache and downloads off, --all exits with
+    code 1 and a single 'error:' message naming the missing files, without a traceback, and
+    writes nothing."""
+    empty, home = tmp_path / "empty-data", tmp_path / "home"
+    empty.mkdir()
+    home.mkdir()
+    out, work = out_and_work
+    env = _env(LSTNET_DATA_DIR=str(empty), HOME=str(home), XDG_CACHE_HOME=str(home / "cache"))
+    result = _run(["--all", "--preset", "smoke", "--out", out, "--work-dir", work], env=env,
+                  timeout=300)
+    assert result.returncode == 1, _tail(result.stdout + result.stderr)
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    message = result.stderr[result.stderr.index("error:"):]
+    assert "train-images-idx3-ubyte" in message
+    assert str(empty) in message
+    assert "Downloads are off" in message
+    assert not out.exists() and not work.exists()
+
+
+def test_summary_prints_the_table1_networks():
+    """--summary prints the Keras summary of every Table 1 network and exits 0."""
+    result = _run(["--summary", "--preset", "smoke"], timeout=300)
+    assert result.returncode == 0, _tail(result.stdout + result.stderr)
+    for name in ("E1_private", "E2_private", "E_shared", "shared_enc_conv5", "G_shared",
+                 "G1_private", "G2_private", "D1", "D2", "D_latent"):
+        assert name in result.stdout, name
+    assert "preset 'smoke'" in result.stdout and "0.0625" in result.stdout
+
+
+# ---------------------------------------------------------------------------------------
+# Argument handling in process (no training)
+
+
+@pytest.fixture(scope="module")
+def reproduce():
+    """reproduce.py imported as a module (its main() is not run)."""
+    spec = importlib.util.spec_from_file_location("reproduce_under_test", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("preset, steps, checkpoint_every", [
+    ("smoke", 6, 2),
+    ("smoke", 1, 1),
+    ("cpu", 100, 100),
+    ("cpu", 1000, 500),
+])
+def test_steps_override(reproduce, preset, steps, checkpoint_every):
+    """--steps replaces the preset's step count; the checkpoint interval is capped at it."""
+    args = reproduce.parse_args(["--all", "--preset", preset, "--steps", str(steps)])
+    assert args.config.preset == preset
+    assert args.config.train.steps == steps
+    assert args.config.train.checkpoint_every == checkpoint_every
+    assert args.config.model.width == load_config(preset).model.width
+
+
+def test_several_seeds_are_kept_in_order(reproduce):
+    """--seeds 2 0 1 runs those seeds, in the order given."""
+    args = reproduce.parse_args(["--all", "--preset", "smoke", "--seeds", "2", "0", "1"])
+    assert args.seeds == [2, 0, 1]
+
+
+@pytest.mark.parametrize("gpus, preset", [([], "cpu"), (["/physical_device:GPU:0"], "paper")])
+def test_default_preset_follows_the_gpu(reproduce, monkeypatch, gpus, preset):
+    """Without --preset: 'paper' when TensorFlow sees a GPU, 'cpu' otherwise, with the reason."""
+    import tensorflow as tf
+
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: list(gpus) if kind in (None, "GPU") else [])
+    args = reproduce.parse_args(["--all"])
+    assert args.preset == preset
+    assert args.config.preset == preset
+    assert "GPU" in args.preset_reason
