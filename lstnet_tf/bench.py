@@ -31,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from lstnet_tf.config import ModelConfig, TrainConfig, ExperimentConfig
@@ -44,8 +45,6 @@ FLOPS_PER_CYCLE = {"float32": 64, "mixed_bfloat16": 128}
 
 def forward_flops(model) -> int:
     """Multiply-add FLOPs of one image through ``model`` (Conv, ConvTranspose, Dense)."""
-    import keras
-
     total = 0
     for layer in model._flatten_layers(include_self=False):
         if isinstance(layer, keras.layers.Conv2DTranspose):
@@ -96,11 +95,19 @@ def cpu_peak_gflops(precision: str) -> tuple[float, str]:
             f"{cores} cores x {mhz / 1000:.2f} GHz x {per_cycle} FLOP/cycle")
 
 
+class StepClock(keras.callbacks.Callback):
+    """Records the wall-clock time at the start of training and at the end of every step."""
+
+    def on_train_begin(self, logs=None):
+        self.times = [time.perf_counter()]
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter())
+
+
 def time_training(width: float, precision: str, reuse_forward: bool, steps: int, repeats: int,
                   warmup: int, batch_size: int, data_dir=None, synthetic: bool = False) -> dict:
     """Median seconds per train_step over ``repeats`` windows of ``steps`` steps each."""
-    import keras
-
     from lstnet_tf.data import load_mnist, load_usps, paired_dataset
     from lstnet_tf.training import build_lstnet
 
@@ -116,12 +123,13 @@ def time_training(width: float, precision: str, reuse_forward: bool, steps: int,
     keras.utils.set_random_seed(0)
     model = build_lstnet(config)
     dataset = paired_dataset(x1, x2, batch_size=batch_size, seed=0)
-    model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0, shuffle=False)
-    windows = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-        windows.append((time.perf_counter() - start) / steps)
+    # One fit() call, timed per step by a callback, so that fit's own start-up cost (iterator,
+    # callbacks) is not charged to the steps; windows are consecutive runs of ``steps`` steps.
+    clock = StepClock()
+    model.fit(dataset, steps_per_epoch=warmup + steps * repeats, epochs=1, verbose=0,
+              shuffle=False, callbacks=[clock])
+    durations = np.diff(clock.times)[warmup:]
+    windows = [float(np.mean(durations[i * steps:(i + 1) * steps])) for i in range(repeats)]
 
     iterator = iter(dataset)
     next(iterator)
