@@ -13,6 +13,7 @@ final checkpoint in both directions, then write Table 2 and the figures to --out
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -97,19 +98,14 @@ def _default_preset() -> tuple[str, str]:
     return "cpu", "TensorFlow sees no GPU, so the reduced CPU preset"
 
 
+@contextlib.contextmanager
 def _phase(timings: dict, name: str):
-    """Context manager that records the wall time of a phase."""
-    class _Timer:
-        def __enter__(self):
-            print(f"\n== {name} ==", flush=True)
-            self.start = time.time()
-
-        def __exit__(self, *exc):
-            timings[name] = round(time.time() - self.start, 1)
-            if exc[0] is None:
-                print(f"== {name}: {timings[name]:.0f} s ==", flush=True)
-
-    return _Timer()
+    """Announces a phase and records its wall time in ``timings``."""
+    print(f"\n== {name} ==", flush=True)
+    start = time.time()
+    yield
+    timings[name] = round(time.time() - start, 1)
+    print(f"== {name}: {timings[name]:.0f} s ==", flush=True)
 
 
 def run_all(args) -> int:
