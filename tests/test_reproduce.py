@@ -361,6 +361,15 @@ def test_steps_override(reproduce, preset, steps, checkpoint_every):
     assert args.config.model.width == load_config(preset).model.width
 
 
+def test_precision_override_keeps_the_rest_of_the_preset(reproduce):
+    """--precision replaces only the compute precision; --steps still applies beside it."""
+    args = reproduce.parse_args(["--all", "--preset", "cpu", "--precision", "mixed_bfloat16",
+                                 "--steps", "1000"])
+    assert args.config.train.precision == "mixed_bfloat16"
+    assert args.config.train.steps == 1000
+    assert args.config.train.d_learning_rate == load_config("cpu").train.d_learning_rate
+
+
 def test_several_seeds_are_kept_in_order(reproduce):
     """--seeds 2 0 1 runs those seeds, in the order given."""
     args = reproduce.parse_args(["--all", "--preset", "smoke", "--seeds", "2", "0", "1"])
