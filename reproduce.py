@@ -112,7 +112,7 @@ def run_all(args) -> int:
     import numpy as np
 
     from lstnet_tf import data
-    from lstnet_tf.classifier import load_or_train_classifier
+    from lstnet_tf.classifier import load_or_train_classifiers
     from lstnet_tf.evaluate import evaluate_lstnet, evaluate_source_only
     from lstnet_tf.report import build_table, environment, write_table2
     from lstnet_tf.training import train_lstnet
@@ -134,9 +134,7 @@ def run_all(args) -> int:
     timings: dict = {}
     started = time.time()
     with _phase(timings, "load data"):
-        sets = {split: {"mnist": data.load_mnist(split, args.data_dir, download),
-                        "usps": data.load_usps(split, args.data_dir, download)}
-                for split in ("train", "test")}
+        sets = data.load_all(args.data_dir, download)
         for split, domains in sets.items():
             print(f"{split}: " + ", ".join(f"{d} {x.shape}" for d, (x, _) in domains.items()))
 
@@ -144,11 +142,8 @@ def run_all(args) -> int:
     for seed in args.seeds:
         seed_dir = work / f"seed{seed}"
         with _phase(timings, f"seed {seed}: classifiers"):
-            classifiers, accuracies = {}, {}
-            for domain in ("mnist", "usps"):
-                classifiers[domain], accuracies[domain] = load_or_train_classifier(
-                    domain, sets["train"][domain], sets["test"][domain], config.classifier,
-                    seed, work / "classifiers", verbose=verbose)
+            classifiers, accuracies = load_or_train_classifiers(
+                sets, config.classifier, seed, work / "classifiers", verbose)
             classifier_acc[seed] = accuracies
             source_only[seed] = evaluate_source_only(classifiers, sets["test"])
             print(f"classifier test accuracy {accuracies}; source-only {source_only[seed]}")
@@ -226,7 +221,7 @@ def _write_figures(first, test_sets, out, work, seeds, monitor_csvs, preset):
         write_atomically(out / f"monitor_seed{seed}.csv", monitor_csvs[seed].read_bytes())
     plots.loss_curves(out / f"losses_seed{seeds[0]}.csv", out / "losses.png",
                       f"LSTNet losses ({preset}, seed {seeds[0]})")
-    plots.accuracy_curves({s: out / f"monitor_seed{s}.csv" for s in seeds},
+    plots.accuracy_curves({f"seed {s}": out / f"monitor_seed{s}.csv" for s in seeds},
                           out / "accuracy_monitor.png", f"Translated test-subset accuracy ({preset})")
     k = 1000
     plots.latent_embedding(apply_in_batches(model.encode_1, x1[:k]),

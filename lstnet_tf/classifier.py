@@ -105,3 +105,17 @@ def load_or_train_classifier(domain: str, train_data, test_data, config: Classif
     os.replace(tmp_info, info_path)
     print(f"{domain} classifier test accuracy: {test_accuracy:.4f}")
     return model, test_accuracy
+
+
+def load_or_train_classifiers(sets: dict, config: ClassifierConfig, seed: int, cache_dir: Path,
+                              verbose: int = 1) -> tuple[dict, dict]:
+    """The MNIST and USPS classifiers of ``seed`` and their test accuracies, keyed by domain.
+
+    ``sets`` is ``data.load_all()``'s ``{split: {domain: (x, y)}}``.
+    """
+    classifiers, accuracies = {}, {}
+    for domain in ("mnist", "usps"):
+        classifiers[domain], accuracies[domain] = load_or_train_classifier(
+            domain, sets["train"][domain], sets["test"][domain], config, seed, cache_dir,
+            verbose=verbose)
+    return classifiers, accuracies

@@ -336,6 +336,13 @@ def load_mnist(split: str, data_dir=None, download: bool | None = None):
     return _load_mnist_cached(_file_key(paths[0]), _file_key(paths[1]), split)
 
 
+def load_all(data_dir=None, download: bool | None = None) -> dict:
+    """Both domains, both splits: ``{split: {"mnist": (x, y), "usps": (x, y)}}``."""
+    return {split: {"mnist": load_mnist(split, data_dir, download),
+                    "usps": load_usps(split, data_dir, download)}
+            for split in ("train", "test")}
+
+
 def _mnist_wanted(idx_file: _IdxFile) -> _Wanted:
     gz_name = idx_file.name + ".gz"
     return _Wanted(

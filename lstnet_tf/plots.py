@@ -23,7 +23,7 @@ def _save(fig, path: Path) -> Path:
     return Path(path)
 
 
-def _read_csv(path: Path) -> dict[str, np.ndarray]:
+def read_csv(path: Path) -> dict[str, np.ndarray]:
     with Path(path).open() as f:
         rows = list(csv.DictReader(f))
     return {key: np.array([float(r[key]) for r in rows]) for key in (rows[0] if rows else {})}
@@ -57,7 +57,7 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
 
 def loss_curves(losses_csv: Path, path: Path, title: str) -> Path:
     """Every loss term against the step (moving average over ~1% of the run)."""
-    data = _read_csv(losses_csv)
+    data = read_csv(losses_csv)
     steps = data.pop("step")
     window = max(1, len(steps) // 100)
     groups = {
@@ -79,15 +79,37 @@ def loss_curves(losses_csv: Path, path: Path, title: str) -> Path:
     return _save(fig, path)
 
 
+def loss_comparison(losses_csvs: dict, names, path: Path, title: str) -> Path:
+    """One panel per loss term, one line per run (``losses_csvs`` maps a label to a CSV)."""
+    runs = {label: read_csv(csv_path) for label, csv_path in losses_csvs.items()}
+    columns = 4
+    rows = -(-len(names) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.2 * rows),
+                             layout="constrained", squeeze=False)
+    window = max(1, min(len(run["step"]) for run in runs.values()) // 50)
+    for ax, name in zip(axes.flat, names):
+        for label, run in runs.items():
+            ax.plot(run["step"][window - 1:], _smooth(run[name], window), label=label)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
+    fig.suptitle(f"{title} (moving average over {window} steps)", fontsize=11)
+    return _save(fig, path)
+
+
 def accuracy_curves(monitor_csvs: dict, path: Path, title: str) -> Path:
-    """Translated-test-subset accuracy against the step, per seed. Monitoring only."""
+    """Translated-test-subset accuracy against the step, one line pair per labelled run
+    (``monitor_csvs`` maps a label such as "seed 0" to a monitor CSV). Monitoring only."""
     fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
-    for seed, csv_path in monitor_csvs.items():
-        data = _read_csv(csv_path)
+    for run_label, csv_path in monitor_csvs.items():
+        data = read_csv(csv_path)
         for key, style in (("usps_to_mnist", "-"), ("mnist_to_usps", "--")):
             if key in data:
                 ax.plot(data["step"], data[key], style, marker="o", markersize=3,
-                        label=f"{key.replace('_to_', '→')} seed {seed}")
+                        label=f"{key.replace('_to_', '→')} {run_label}")
     ax.set_xlabel("step")
     ax.set_ylabel("accuracy on a test subset")
     ax.set_title(f"{title}\nmonitoring only: the reported number is the final checkpoint",
