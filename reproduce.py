@@ -238,14 +238,9 @@ def main(argv=None) -> int:
         print(f"Table 1 networks, preset '{args.config.preset}' (width {args.config.model.width})")
         print_summaries(args.config.model)
         return 0
-    from lstnet_tf.data import DataError
-    from lstnet_tf.training import NonFiniteLossError, ResumeError
+    from lstnet_tf.training import run_reporting_errors
 
-    try:
-        return run_all(args)
-    except (DataError, ResumeError, NonFiniteLossError) as error:
-        print(f"\nerror: {error}", file=sys.stderr)
-        return 1
+    return run_reporting_errors(lambda: run_all(args))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Training-speed benchmark: seconds per iteration, FLOPs, achieved GFLOP/s, input pipeline.
 
     python -m lstnet_tf.bench                          # the full grid into results/benchmarks.*
-    python -m lstnet_tf.bench --widths 0.25 --precisions float32 --steps 10
+    python -m lstnet_tf.bench --widths 0.25 --precisions float32 --steps 10 --xla both
 
 One iteration = one ``train_step``: a discriminator update and an encoder/generator update
 on a batch of 64 MNIST + 64 USPS images (both phases). Run it with nothing else running.
@@ -18,7 +18,9 @@ needed. Per image pair, with reuse_forward (one translation pass serves both pha
     G phase       2 * (F(D1) + F(D2) + 2 F(Dl))       (D fwd + input-gradient bwd)
                   + 2 * fwd_EG                          (bwd through the translations)
 
-Without reuse the D phase runs its own E1, E2, G1(z2), G2(z1) forward pass on top.
+Without reuse the D phase runs its own translation pass (all of fwd_EG) on top.
+
+The count is checked against what oneDNN really executes with ``--check-count``.
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,9 +44,17 @@ from lstnet_tf.config import ModelConfig, TrainConfig, ExperimentConfig
 from lstnet_tf.report import environment, write_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
-# Per core and cycle: 2 AVX-512 FMA units x 16 float32 lanes x 2 FLOPs; AVX512-BF16's
-# VDPBF16PS does twice the float32 multiply-adds per instruction.
-FLOPS_PER_CYCLE = {"float32": 64, "mixed_bfloat16": 128}
+PEAK_PROGRAM = Path(__file__).resolve().parent / "cpu_peak.c"
+# Architectural float32 multiply-add FLOPs per core and cycle with AVX-512: 2 FMA units x
+# 16 lanes x 2. Only used when the measuring program cannot be compiled.
+NOMINAL_FLOAT32_FLOPS_PER_CYCLE = 64
+VARIANT_FIELDS = ("width", "precision", "reuse_forward", "jit_compile")
+# (what, field, value, baseline value): the variants findings() compares with their baseline.
+COMPARISONS = (("mixed_bfloat16", "precision", "mixed_bfloat16", "float32"),
+               ("XLA (jit_compile)", "jit_compile", True, False))
+NO_PEAK = {"clock_ghz": None, "gflops": {}, "derivation": "not measured (--no-peak)"}
+# Which measured peak a row's convolutions run at.
+PEAK_KIND = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float32"}
 
 
 def forward_flops(model) -> int:
@@ -73,26 +87,111 @@ def iteration_flops(networks, batch_size: int, reuse_forward: bool) -> dict:
         "generator_phase": 2 * (f["D1"] + f["D2"] + 2 * f["Dl"]) + 2 * fwd_eg,
     }
     if not reuse_forward:
-        per_pair["discriminator_phase_forward"] = f["E1"] + f["E2"] + f["G1"] + f["G2"]
+        # The whole translation pass: BatchNorm's moving-average updates are stateful, so
+        # graph pruning keeps even the outputs the discriminators do not read.
+        per_pair["discriminator_phase_forward"] = fwd_eg
     phases = {k: v * batch_size for k, v in per_pair.items()}
     return {"per_network_forward_per_image": f, "phases": phases, "total": sum(phases.values())}
 
 
-def cpu_peak_gflops(precision: str) -> tuple[float, str]:
-    mhz = None
+def onednn_executed_flops(log: str) -> int:
+    """FLOPs of the convolutions and matrix products in a ONEDNN_VERBOSE=1 log: what oneDNN
+    really ran, to check the count from layer shapes against."""
+    total = 0
+    for line in log.splitlines():
+        fields = line.split(",")
+        if not line.startswith("onednn_verbose") or "exec" not in fields[:4]:
+            continue
+        kind, shape = fields[fields.index("exec") + 2], fields[-2]
+        if kind == "gemm_api":  # "MxK:KxN"
+            (m, k), (_, n) = (map(int, part.split("x")) for part in shape.split(":"))
+            total += 2 * m * k * n
+        elif kind in ("convolution", "deconvolution", "inner_product"):
+            d = {key: int(value) for key, value in re.findall(r"([a-z]+)(\d+)", shape)}
+            spatial = (d.get("oh", 1) * d.get("ow", 1) * d.get("kh", 1) * d.get("kw", 1)
+                       if kind != "inner_product" else d.get("ih", 1) * d.get("iw", 1))
+            total += 2 * d["mb"] * d["ic"] // d.get("g", 1) * d["oc"] * spatial
+    return total
+
+
+def count_check(width: float, batch_size: int, reuse_forward: bool) -> dict:
+    """Runs one float32 iteration in a subprocess with ONEDNN_VERBOSE=1 and compares the FLOPs
+    oneDNN executed with ``iteration_flops``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "check.md"
+        run = subprocess.run(
+            [sys.executable, "-m", "lstnet_tf.bench", "--widths", str(width), "--precisions",
+             "float32", "--reuse", "on" if reuse_forward else "off", "--steps", "1",
+             "--repeats", "1", "--warmup", "0", "--batch-size", str(batch_size), "--synthetic",
+             "--no-peak", "--out", str(out)],
+            capture_output=True, text=True, cwd=ROOT, env={**os.environ, "ONEDNN_VERBOSE": "1"})
+        if run.returncode != 0:
+            raise RuntimeError(f"the FLOP-count check run failed:\n{run.stderr[-2000:]}")
+        counted = json.loads(out.with_suffix(".json").read_text())["rows"][0]["flops"]["total"]
+    executed = onednn_executed_flops(run.stdout)
+    return {"width": width, "batch_size": batch_size, "reuse_forward": reuse_forward,
+            "counted_gflop": counted / 1e9, "onednn_executed_gflop": executed / 1e9,
+            "ratio": executed / counted}
+
+
+def measure_cpu_peak() -> dict:
+    """This CPU's peak GFLOP/s for float32 FMA and AVX512-BF16 dot products, all cores busy.
+
+    Compiles ``cpu_peak.c`` with gcc and runs one copy per core at once (see that file for
+    what it times): peak = cores x measured clock x measured FLOP/cycle. Without gcc, falls
+    back to the nominal clock of /proc/cpuinfo x 64 FLOP/cycle and says so.
+    """
+    cores = os.cpu_count() or 1
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if compiler:
+        with tempfile.TemporaryDirectory() as tmp:
+            binary = Path(tmp) / "cpu_peak"
+            build = subprocess.run([compiler, "-O2", "-march=native", str(PEAK_PROGRAM), "-o",
+                                    str(binary)], capture_output=True, text=True)
+            if build.returncode == 0:
+                copies = [subprocess.Popen([str(binary)], stdout=subprocess.PIPE, text=True)
+                          for _ in range(cores)]
+                outputs = [dict(line.split() for line in p.communicate()[0].splitlines())
+                           for p in copies]
+                if all(p.returncode == 0 for p in copies):
+                    return _peak_from_measurements(outputs, cores)
+    mhz = _nominal_mhz()
+    gflops = None if mhz is None else cores * mhz / 1000 * NOMINAL_FLOAT32_FLOPS_PER_CYCLE
+    return {"clock_ghz": None if mhz is None else mhz / 1000,
+            "gflops": {"float32": gflops, "bfloat16": None},
+            "derivation": f"not measured (cpu_peak.c could not be built or run): {cores} "
+                          f"cores x nominal clock "
+                          f"{mhz} MHz from /proc/cpuinfo x {NOMINAL_FLOAT32_FLOPS_PER_CYCLE} "
+                          "FLOP/cycle (AVX-512: 2 FMA units x 16 lanes x 2)"}
+
+
+def _peak_from_measurements(outputs: list[dict], cores: int) -> dict:
+    clock = statistics.mean(float(o["clock_ghz"]) for o in outputs)
+    gflops, per_cycle = {}, {}
+    for kind in ("float32", "bfloat16"):
+        values = [o.get(f"{kind}_gflops", "unsupported") for o in outputs]
+        if "unsupported" in values:
+            gflops[kind] = per_cycle[kind] = None
+            continue
+        gflops[kind] = sum(float(v) for v in values)
+        per_cycle[kind] = gflops[kind] / cores / clock
+    described = ", ".join(f"{kind} {cycles:.1f}" for kind, cycles in per_cycle.items()
+                          if cycles is not None)
+    return {"clock_ghz": clock, "gflops": gflops, "flops_per_cycle_per_core": per_cycle,
+            "derivation": f"measured by lstnet_tf/cpu_peak.c, one copy per core at once: "
+                          f"{cores} cores x {clock:.2f} GHz (IMUL chain) x FLOP/cycle per core "
+                          f"from 24 independent 512-bit chains ({described}; AVX-512 float32 "
+                          "FMA is 64 in theory)"}
+
+
+def _nominal_mhz() -> float | None:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("cpu MHz"):
-                mhz = float(line.split(":")[1])
-                break
+                return float(line.split(":")[1])
     except OSError:
         pass
-    cores = os.cpu_count() or 1
-    if mhz is None:
-        return float("nan"), "clock unknown"
-    per_cycle = FLOPS_PER_CYCLE.get(precision, 64)
-    return (cores * mhz * 1e6 * per_cycle / 1e9,
-            f"{cores} cores x {mhz / 1000:.2f} GHz x {per_cycle} FLOP/cycle")
+    return None
 
 
 class StepClock(keras.callbacks.Callback):
@@ -106,7 +205,8 @@ class StepClock(keras.callbacks.Callback):
 
 
 def time_training(width: float, precision: str, reuse_forward: bool, steps: int, repeats: int,
-                  warmup: int, batch_size: int, data_dir=None, synthetic: bool = False) -> dict:
+                  warmup: int, batch_size: int, data_dir=None, synthetic: bool = False,
+                  jit_compile: bool = False) -> dict:
     """Median seconds per train_step over ``repeats`` windows of ``steps`` steps each."""
     from lstnet_tf.data import load_mnist, load_usps, paired_dataset
     from lstnet_tf.training import build_lstnet
@@ -119,7 +219,7 @@ def time_training(width: float, precision: str, reuse_forward: bool, steps: int,
         x1, x2 = load_mnist("train", data_dir)[0], load_usps("train", data_dir)[0]
     config = ExperimentConfig(model=ModelConfig(width=width),
                               train=TrainConfig(precision=precision, reuse_forward=reuse_forward,
-                                                batch_size=batch_size))
+                                                batch_size=batch_size, jit_compile=jit_compile))
     keras.utils.set_random_seed(0)
     model = build_lstnet(config)
     dataset = paired_dataset(x1, x2, batch_size=batch_size, seed=0)
@@ -141,24 +241,73 @@ def time_training(width: float, precision: str, reuse_forward: bool, steps: int,
         pipeline.append((time.perf_counter() - start) / (4 * steps))
     flops = iteration_flops(model.networks, batch_size, reuse_forward)
     seconds = statistics.median(windows)
-    peak, peak_how = cpu_peak_gflops(precision)
     del model
     keras.backend.clear_session()
     return {
         "width": width, "precision": precision, "reuse_forward": reuse_forward,
-        "batch_size": batch_size, "steps_per_window": steps, "repeats": repeats,
-        "seconds_per_iteration_median": seconds, "seconds_per_iteration_windows": windows,
+        "jit_compile": jit_compile, "batch_size": batch_size, "steps_per_window": steps,
+        "repeats": repeats, "seconds_per_iteration_median": seconds,
+        "seconds_per_iteration_windows": windows,
         "image_pairs_per_second": batch_size / seconds,
         "gflop_per_iteration": flops["total"] / 1e9,
         "achieved_gflops": flops["total"] / 1e9 / seconds,
-        "peak_gflops": peak, "peak_derivation": peak_how,
-        "fraction_of_peak": flops["total"] / 1e9 / seconds / peak,
         "input_pipeline_seconds_per_batch_median": statistics.median(pipeline),
         "flops": flops,
     }
 
 
-def markdown(rows: list[dict], env: dict, command: str, notes: str) -> str:
+def with_peak_fraction(row: dict, peak: dict) -> dict:
+    """Adds the fraction of the peak of the arithmetic the row's convolutions run in."""
+    peak_gflops = peak["gflops"].get(PEAK_KIND[row["precision"]])
+    fraction = None if not peak_gflops else row["achieved_gflops"] / peak_gflops
+    return {**row, "peak_gflops": peak_gflops, "fraction_of_peak": fraction}
+
+
+def _straightforward(rows: list[dict], width: float) -> dict | None:
+    """The baseline row: float32, no forward reuse, no XLA."""
+    return next((r for r in rows if r["width"] == width and r["precision"] == "float32"
+                 and not r["reuse_forward"] and not r["jit_compile"]), None)
+
+
+def findings(rows: list[dict]) -> list[str]:
+    """Sentences derived from the rows: each width's speed-up over the straightforward float32
+    step, and whether mixed_bfloat16 and XLA pay off against the same configuration without."""
+    lines = []
+    for width in dict.fromkeys(r["width"] for r in rows):
+        base = _straightforward(rows, width)
+        if base is not None:
+            best = min((r for r in rows if r["width"] == width),
+                       key=lambda r: r["seconds_per_iteration_median"])
+            lines.append(
+                f"- Width {width}: the fastest variant ({_variant(best)}) takes "
+                f"{best['seconds_per_iteration_median']:.2f} s per iteration, "
+                f"{base['seconds_per_iteration_median'] / best['seconds_per_iteration_median']:.2f}x "
+                f"faster than the straightforward float32 step "
+                f"({base['seconds_per_iteration_median']:.2f} s).")
+    for label, field, value, baseline in COMPARISONS:
+        pairs = [(r, o) for r in rows if r[field] == value for o in rows
+                 if o[field] == baseline and all(r[f] == o[f] for f in VARIANT_FIELDS if f != field)]
+        if not pairs:
+            continue
+        ratios = [r["seconds_per_iteration_median"] / o["seconds_per_iteration_median"]
+                  for r, o in pairs]
+        verdict = ("slower than" if min(ratios) > 1 else
+                   "faster than" if max(ratios) < 1 else "sometimes faster, sometimes slower than")
+        lines.append(f"- {label} is {verdict} the same configuration without it in the "
+                     f"{len(pairs)} pair(s) measured (time ratio {min(ratios):.2f} to "
+                     f"{max(ratios):.2f}).")
+    return lines
+
+
+def _variant(row: dict) -> str:
+    parts = [row["precision"], "reuse forward" if row["reuse_forward"] else "no reuse"]
+    if row["jit_compile"]:
+        parts.append("XLA")
+    return ", ".join(parts)
+
+
+def markdown(rows: list[dict], peak: dict, checks: list[dict], env: dict, command: str,
+             notes: str) -> str:
     lines = [
         "# Training speed benchmark",
         "",
@@ -168,22 +317,41 @@ def markdown(rows: list[dict], env: dict, command: str, notes: str) -> str:
         "",
         "One iteration = discriminator update + encoder/generator update on 64 + 64 images. "
         "Median over the timing windows; FLOPs counted from the layer shapes (see "
-        "`lstnet_tf/bench.py` for the formula); peak = cores x clock x FLOP/cycle "
-        "(AVX-512: 2 FMA units x 16 float32 lanes x 2; AVX512-BF16 doubles it).",
+        "`lstnet_tf/bench.py` for the formula). XLA = `train.jit_compile`.",
         "",
-        "| width | precision | reuse forward | s / iteration | image pairs / s | GFLOP / iter | "
-        "GFLOP/s | % of peak | input pipeline s / batch |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "Peak: " + peak["derivation"] + ". "
+        + ", ".join(f"{kind} {value:.0f} GFLOP/s" for kind, value in peak["gflops"].items()
+                    if value) + ". mixed_bfloat16 rows are compared with the bfloat16 peak, "
+        "the arithmetic their convolutions run in.",
+        "",
+        "| width | precision | reuse forward | XLA | s / iteration | image pairs / s | "
+        "GFLOP / iter | GFLOP/s | % of peak | input pipeline s / batch |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
+        fraction = "-" if r["fraction_of_peak"] is None else f"{100 * r['fraction_of_peak']:.1f}"
         lines.append(
-            f"| {r['width']} | {r['precision']} | {r['reuse_forward']} | "
+            f"| {r['width']} | {r['precision']} | {r['reuse_forward']} | {r['jit_compile']} | "
             f"{r['seconds_per_iteration_median']:.3f} | {r['image_pairs_per_second']:.1f} | "
-            f"{r['gflop_per_iteration']:.1f} | {r['achieved_gflops']:.1f} | "
-            f"{100 * r['fraction_of_peak']:.1f} | {r['input_pipeline_seconds_per_batch_median']:.4f} |")
+            f"{r['gflop_per_iteration']:.1f} | {r['achieved_gflops']:.1f} | {fraction} | "
+            f"{r['input_pipeline_seconds_per_batch_median']:.4f} |")
+    if checks:
+        lines += ["", "FLOP count check (one float32 iteration, reuse forward, with "
+                  "ONEDNN_VERBOSE=1; the FLOPs of every convolution and matrix product oneDNN "
+                  "executed, from the shapes it logs):", ""]
+        lines += [f"- width {c['width']}: counted {c['counted_gflop']:.1f} GFLOP, oneDNN executed "
+                  f"{c['onednn_executed_gflop']:.1f} GFLOP (ratio {c['ratio']:.4f})"
+                  for c in checks]
+    found = findings(rows)
+    if found:
+        lines += ["", "Findings (computed from the table):", "", *found]
     if notes:
         lines += ["", notes]
     return "\n".join(lines) + "\n"
+
+
+def _choices(value: str) -> list[bool]:
+    return {"on": [True], "off": [False], "both": [True, False]}[value]
 
 
 def main(argv=None) -> int:
@@ -193,6 +361,8 @@ def main(argv=None) -> int:
                         choices=["float32", "mixed_bfloat16", "mixed_float16"])
     parser.add_argument("--reuse", choices=["on", "off", "both"], default="both",
                         help="reuse the translation forward pass across the two phases")
+    parser.add_argument("--xla", choices=["on", "off", "both"], default="off",
+                        help="compile train_step with XLA (jit_compile)")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per window")
     parser.add_argument("--repeats", type=int, default=3, help="timing windows (median)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
@@ -200,6 +370,10 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--synthetic", action="store_true",
                         help="random images instead of MNIST/USPS (no data needed)")
+    parser.add_argument("--check-count", action="store_true",
+                        help="per width, also run one float32 iteration under ONEDNN_VERBOSE=1 "
+                             "and compare the FLOPs oneDNN executed with the count")
+    parser.add_argument("--no-peak", action="store_true", help="do not measure the CPU peak")
     parser.add_argument("--notes", default="", help="text appended under the table")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmarks.md",
                         help="markdown file; the JSON goes beside it")
@@ -211,23 +385,34 @@ def main(argv=None) -> int:
     if args.out.suffix != ".md":
         parser.error("--out must name a .md file")
 
-    reuse = {"on": [True], "off": [False], "both": [True, False]}[args.reuse]
+    # Measured first, while nothing else of ours runs.
+    peak = NO_PEAK if args.no_peak else measure_cpu_peak()
+    print(f"CPU peak: {peak['derivation']}", flush=True)
+    checks = []
+    if args.check_count:
+        for width in args.widths:
+            checks.append(count_check(width, args.batch_size, reuse_forward=True))
+            print(f"FLOP count check: {checks[-1]}", flush=True)
     rows = []
     for width in args.widths:
         for precision in args.precisions:
-            for reuse_forward in reuse:
-                row = time_training(width, precision, reuse_forward, args.steps, args.repeats,
-                                    args.warmup, args.batch_size, args.data_dir, args.synthetic)
-                rows.append(row)
-                print(f"width {width} {precision} reuse={reuse_forward}: "
-                      f"{row['seconds_per_iteration_median']:.3f} s/iteration, "
-                      f"{row['achieved_gflops']:.1f} GFLOP/s, input pipeline "
-                      f"{row['input_pipeline_seconds_per_batch_median']:.4f} s/batch", flush=True)
+            for reuse_forward in _choices(args.reuse):
+                for jit_compile in _choices(args.xla):
+                    row = with_peak_fraction(time_training(
+                        width, precision, reuse_forward, args.steps, args.repeats, args.warmup,
+                        args.batch_size, args.data_dir, args.synthetic, jit_compile), peak)
+                    rows.append(row)
+                    print(f"width {width} {_variant(row)}: "
+                          f"{row['seconds_per_iteration_median']:.3f} s/iteration, "
+                          f"{row['achieved_gflops']:.1f} GFLOP/s, input pipeline "
+                          f"{row['input_pipeline_seconds_per_batch_median']:.4f} s/batch",
+                          flush=True)
     env = environment()
     command = "python -m lstnet_tf.bench " + " ".join(sys.argv[1:] if argv is None else argv)
-    write_atomically(args.out, markdown(rows, env, command.strip(), args.notes))
+    write_atomically(args.out, markdown(rows, peak, checks, env, command.strip(), args.notes))
     write_atomically(args.out.with_suffix(".json"),
-                     json.dumps({"command": command, "environment": env, "rows": rows}, indent=2))
+                     json.dumps({"command": command, "environment": env, "peak": peak,
+                                 "count_checks": checks, "rows": rows}, indent=2))
     print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
     return 0
 

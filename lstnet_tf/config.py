@@ -62,6 +62,9 @@ class TrainConfig:
     # One forward pass of the encoders/generators serves both update phases (exact: their
     # weights do not change between the phases); False recomputes it, as a plain loop would.
     reuse_forward: bool = True
+    # Compile train_step with XLA. Off: on this project's 2-core CPU XLA was slower than
+    # TensorFlow's oneDNN kernels at every width (results/benchmarks.md).
+    jit_compile: bool = False
     # Checkpoint, progress-bar "epoch" and accuracy-monitor interval, in steps.
     checkpoint_every: int = 500
     # Test images translated and classified at each checkpoint: monitoring only, never used

@@ -42,12 +42,16 @@ def parse_args(argv=None):
     parser.add_argument("--work-dir", type=Path, default=ROOT / "runs" / "precision_check",
                         help="checkpoints, logs and cached classifiers")
     args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
     if len(set(args.precisions)) < 2:
         parser.error("--precisions needs at least two different precisions to compare")
     if args.seed < 0 or args.steps < 1 or args.monitor_every < 1:
         parser.error("--seed must be >= 0, --steps and --monitor-every >= 1")
     if args.data_dir is not None and not args.data_dir.is_dir():
         parser.error(f"--data-dir {args.data_dir} is not a directory")
+    if args.steps % args.monitor_every:
+        parser.error(f"--steps ({args.steps}) must be a multiple of --monitor-every "
+                     f"({args.monitor_every})")
     args.configs = {}
     for precision in args.precisions:
         overrides = {"train": {"steps": args.steps, "precision": precision,
@@ -133,7 +137,7 @@ def run(args) -> int:
         print(f"{precision}: {rows[-1]}", flush=True)
 
     provenance = {
-        "command": "python -m lstnet_tf.precision_check " + " ".join(sys.argv[1:]),
+        "command": "python -m lstnet_tf.precision_check " + " ".join(args.argv),
         "preset": args.preset, "steps": args.steps, "seed": args.seed,
         "environment": environment(), "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
@@ -151,14 +155,9 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from lstnet_tf.data import DataError
-    from lstnet_tf.training import NonFiniteLossError, ResumeError
+    from lstnet_tf.training import run_reporting_errors
 
-    try:
-        return run(args)
-    except (DataError, ResumeError, NonFiniteLossError) as error:
-        print(f"\nerror: {error}", file=sys.stderr)
-        return 1
+    return run_reporting_errors(lambda: run(args))
 
 
 if __name__ == "__main__":

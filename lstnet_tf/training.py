@@ -11,6 +11,7 @@ import csv
 import math
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from lstnet_tf.config import ExperimentConfig
+from lstnet_tf.data import DataError
 from lstnet_tf.lstnet import LOSS_TERMS, LSTNet, default_optimizer
 
 
@@ -28,6 +30,16 @@ class NonFiniteLossError(RuntimeError):
 
 class ResumeError(RuntimeError):
     """A checkpoint does not fit the current configuration."""
+
+
+def run_reporting_errors(command: Callable[[], int]) -> int:
+    """Runs a command-line entry point: a missing/corrupt data file, an unusable checkpoint or
+    a diverged run becomes one "error:" line on stderr and exit status 1, not a traceback."""
+    try:
+        return command()
+    except (DataError, ResumeError, NonFiniteLossError) as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 1
 
 
 def resolve_precision(precision: str) -> str:
@@ -46,6 +58,7 @@ def build_lstnet(config: ExperimentConfig) -> LSTNet:
         d_optimizer=default_optimizer(train.d_learning_rate, train.beta_1, train.beta_2, "d_adam"),
         g_optimizer=default_optimizer(train.g_learning_rate, train.beta_1, train.beta_2, "g_adam"),
         loss_weights=train.loss_weights,
+        jit_compile=train.jit_compile,
     )
     return model
 

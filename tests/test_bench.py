@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from lstnet_tf import bench
 from lstnet_tf.config import ModelConfig
 from lstnet_tf.models import build_latent_discriminator, build_lstnet_networks
@@ -29,8 +31,7 @@ def test_reusing_the_forward_pass_saves_exactly_one_translation_forward():
     networks = build_lstnet_networks(ModelConfig(width=0.25))
     reuse = bench.iteration_flops(networks, 64, reuse_forward=True)
     recompute = bench.iteration_flops(networks, 64, reuse_forward=False)
-    f = reuse["per_network_forward_per_image"]
-    assert recompute["total"] - reuse["total"] == 64 * (f["E1"] + f["E2"] + f["G1"] + f["G2"])
+    assert recompute["total"] - reuse["total"] == reuse["phases"]["translations_forward"]
 
 
 def test_benchmark_command_writes_markdown_and_json(tmp_path):
@@ -39,7 +40,59 @@ def test_benchmark_command_writes_markdown_and_json(tmp_path):
                        "--steps", "1", "--repeats", "1", "--warmup", "1", "--batch-size", "4",
                        "--synthetic", "--out", str(out)]) == 0
     text = out.read_text()
-    assert "| 0.0625 | float32 | True |" in text and "% of peak" in text
+    assert "| 0.0625 | float32 | True | False |" in text and "% of peak" in text
     rows = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert len(rows) == 1 and rows[0]["seconds_per_iteration_median"] > 0
     assert rows[0]["gflop_per_iteration"] > 0 and rows[0]["peak_gflops"] > 0
+
+
+@pytest.mark.parametrize("reuse_forward", [True, False])
+def test_flop_count_matches_what_onednn_executes(reuse_forward):
+    """The count from layer shapes against oneDNN's own log of one real iteration. Slightly
+    below 1 is expected: nothing needs the input gradient of the first layers."""
+    check = bench.count_check(0.0625, 4, reuse_forward)
+    assert 0.98 < check["ratio"] <= 1.0, check
+
+
+def test_onednn_log_parsing_by_hand():
+    log = "\n".join([
+        "onednn_verbose,v1,info,oneDNN v3.7.3 (commit N/A)",
+        "onednn_verbose,v1,primitive,exec,cpu,convolution,brg_conv_fwd:avx512_core,"
+        "forward_training,src:f32 dst:f32,,alg:convolution_direct,"
+        "mb2_ic3oc4_ih8oh8kh3sh1dh0ph1_iw8ow8kw3sw1dw0pw1,0.1",
+        "onednn_verbose,v1,primitive,exec,cpu,gemm_api,,undef,src_f32 dst_f32,,,5x6:6x7,0.01",
+        "onednn_verbose,v1,primitive,exec,cpu,inner_product,x64:gemm:jit,forward_training,"
+        "src:f32,,,mb2ic10oc1,0.01",
+        "onednn_verbose,v1,primitive,exec,cpu,reorder,jit:uni,undef,src:f32,,,2x3,0.01",
+        "onednn_verbose,v1,primitive,create:cache_miss,cpu,convolution,x,forward_training,"
+        "src:f32,,,mb2_ic3oc4_ih8oh8kh3_iw8ow8kw3,0.1",
+    ])
+    assert bench.onednn_executed_flops(log) == (2 * 2 * 3 * 4 * 8 * 8 * 3 * 3 + 2 * 5 * 6 * 7
+                                                + 2 * 2 * 10 * 1)
+
+
+def test_cpu_peak_is_measured_with_the_compiler_and_estimated_without(monkeypatch):
+    measured = bench.measure_cpu_peak()
+    assert measured["clock_ghz"] > 0.5 and measured["gflops"]["float32"] > 1
+    assert "measured by lstnet_tf/cpu_peak.c" in measured["derivation"]
+    monkeypatch.setattr(bench.shutil, "which", lambda name: None)
+    estimated = bench.measure_cpu_peak()
+    assert "not measured" in estimated["derivation"]
+
+
+def _row(width, precision, reuse, xla, seconds):
+    return {"width": width, "precision": precision, "reuse_forward": reuse, "jit_compile": xla,
+            "seconds_per_iteration_median": seconds}
+
+
+def test_findings_compare_variants_with_their_baselines():
+    rows = [_row(1.0, "float32", False, False, 10.0), _row(1.0, "float32", True, False, 8.0),
+            _row(1.0, "mixed_bfloat16", True, False, 12.0),
+            _row(1.0, "float32", True, True, 6.0), _row(1.0, "float32", False, True, 11.0)]
+    text = "\n".join(bench.findings(rows))
+    assert "fastest variant (float32, reuse forward, XLA) takes 6.00 s" in text
+    assert "1.67x faster than the straightforward float32 step (10.00 s)" in text
+    assert "mixed_bfloat16 is slower than the same configuration without it in the 1 pair(s) " \
+           "measured (time ratio 1.50 to 1.50)" in text
+    assert "XLA (jit_compile) is sometimes faster, sometimes slower than the same " \
+           "configuration without it in the 2 pair(s) measured (time ratio 0.75 to 1.10)" in text

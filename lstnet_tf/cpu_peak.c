@@ -1,0 +1,81 @@
+/* Measures this core's clock and its peak multiply-add throughput, for lstnet_tf/bench.py.
+ *
+ *   gcc -O2 -march=native lstnet_tf/cpu_peak.c -o cpu_peak && ./cpu_peak
+ *
+ * clock_ghz:       a chain of dependent 64-bit IMULs (latency 3 cycles on Intel cores since
+ *                  Sandy Bridge) timed with the wall clock: the clock the core really runs at,
+ *                  turbo included, which /proc/cpuinfo does not show inside a VM.
+ * float32_gflops:  24 independent chains of 512-bit VFMADD231PS (16 lanes x 2 FLOPs each),
+ *                  enough to cover the FMA latency on both FMA ports.
+ * bfloat16_gflops: the same with VDPBF16PS (AVX512-BF16: 32 bf16 products accumulated into
+ *                  16 float32 lanes = 64 FLOPs each), the instruction oneDNN's bf16
+ *                  convolutions use on CPUs without AMX.
+ * Each figure is for one core; bench.py runs one copy per core at the same time.
+ */
+#include <stdio.h>
+#include <time.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+#define CHAINS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) \
+    X(12) X(13) X(14) X(15) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23)
+#define N_CHAINS 24.0
+/* The empty asm keeps every accumulator in a register and stops the compiler from folding
+ * the loop, without adding any instruction. */
+#define PIN(v) __asm__ volatile("" : "+v"(v));
+
+int main(void) {
+    const long imuls = 100000000L, rounds = 40000000L;
+    long x = 3;
+    double start = now();
+    for (long i = 0; i < imuls; i++)
+        __asm__ volatile("imul %0, %0\n\timul %0, %0\n\timul %0, %0\n\timul %0, %0" : "+r"(x));
+    double ghz = 4.0 * 3.0 * imuls / (now() - start) / 1e9;
+    printf("clock_ghz %.4f\n", ghz);
+
+#ifdef __AVX512F__
+    const __m512 b = _mm512_set1_ps(1.0000001f), c = _mm512_set1_ps(1e-9f);
+    float sink = 0;
+#define DECLARE(k) __m512 a##k = _mm512_set1_ps((float)k);
+    CHAINS(DECLARE)
+    start = now();
+    for (long i = 0; i < rounds; i++) {
+#define FMA(k) a##k = _mm512_fmadd_ps(a##k, b, c); PIN(a##k)
+        CHAINS(FMA)
+    }
+    double seconds = now() - start;
+#define SINK(k) sink += _mm512_reduce_add_ps(a##k);
+    CHAINS(SINK)
+    printf("float32_gflops %.2f\n", N_CHAINS * rounds * 16 * 2 / seconds / 1e9);
+#else
+    float sink = 0;
+    (void)rounds;
+    printf("float32_gflops unsupported\n");
+#endif
+
+#ifdef __AVX512BF16__
+    const __m512bh p = (__m512bh)_mm512_set1_epi16(0x3f80), q = (__m512bh)_mm512_set1_epi16(0x3f80);
+#define DECLARE_BF16(k) __m512 d##k = _mm512_set1_ps((float)k);
+    CHAINS(DECLARE_BF16)
+    start = now();
+    for (long i = 0; i < rounds; i++) {
+#define DOT(k) d##k = _mm512_dpbf16_ps(d##k, p, q); PIN(d##k)
+        CHAINS(DOT)
+    }
+    seconds = now() - start;
+#define SINK_BF16(k) sink += _mm512_reduce_add_ps(d##k);
+    CHAINS(SINK_BF16)
+    printf("bfloat16_gflops %.2f\n", N_CHAINS * rounds * 32 * 2 / seconds / 1e9);
+#else
+    printf("bfloat16_gflops unsupported\n");
+#endif
+    printf("sink %g\n", (double)sink);
+    return 0;
+}
