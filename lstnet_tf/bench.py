@@ -134,12 +134,13 @@ def count_check(width: float, batch_size: int, reuse_forward: bool) -> dict:
             "ratio": executed / counted}
 
 
-def measure_cpu_peak() -> dict:
+def measure_cpu_peak(repeats: int = 3) -> dict:
     """This CPU's peak GFLOP/s for float32 FMA and AVX512-BF16 dot products, all cores busy.
 
-    Compiles ``cpu_peak.c`` with gcc and runs one copy per core at once (see that file for
-    what it times): peak = cores x measured clock x measured FLOP/cycle. Without gcc, falls
-    back to the nominal clock of /proc/cpuinfo x 64 FLOP/cycle and says so.
+    Compiles ``cpu_peak.c`` with gcc; for each of its measurements (clock, float32, bfloat16)
+    runs one copy per core at once, ``repeats`` times, and keeps the median, since a VM's
+    neighbours can slow a single round. Peak = cores x measured clock x measured FLOP/cycle.
+    Without gcc, falls back to the nominal clock of /proc/cpuinfo x 64 FLOP/cycle, and says so.
     """
     cores = os.cpu_count() or 1
     compiler = shutil.which("gcc") or shutil.which("cc")
@@ -149,39 +150,42 @@ def measure_cpu_peak() -> dict:
             build = subprocess.run([compiler, "-O2", "-march=native", str(PEAK_PROGRAM), "-o",
                                     str(binary)], capture_output=True, text=True)
             if build.returncode == 0:
-                copies = [subprocess.Popen([str(binary)], stdout=subprocess.PIPE, text=True)
-                          for _ in range(cores)]
-                outputs = [dict(line.split() for line in p.communicate()[0].splitlines())
-                           for p in copies]
-                if all(p.returncode == 0 for p in copies):
-                    return _peak_from_measurements(outputs, cores)
+                return _measured_peak(binary, cores, repeats)
     mhz = _nominal_mhz()
     gflops = None if mhz is None else cores * mhz / 1000 * NOMINAL_FLOAT32_FLOPS_PER_CYCLE
     return {"clock_ghz": None if mhz is None else mhz / 1000,
             "gflops": {"float32": gflops, "bfloat16": None},
-            "derivation": f"not measured (cpu_peak.c could not be built or run): {cores} "
-                          f"cores x nominal clock "
-                          f"{mhz} MHz from /proc/cpuinfo x {NOMINAL_FLOAT32_FLOPS_PER_CYCLE} "
-                          "FLOP/cycle (AVX-512: 2 FMA units x 16 lanes x 2)"}
+            "derivation": f"not measured (cpu_peak.c could not be built): {cores} cores x "
+                          f"nominal clock {mhz} MHz from /proc/cpuinfo x "
+                          f"{NOMINAL_FLOAT32_FLOPS_PER_CYCLE} FLOP/cycle (AVX-512: 2 FMA units "
+                          "x 16 lanes x 2)"}
 
 
-def _peak_from_measurements(outputs: list[dict], cores: int) -> dict:
-    clock = statistics.mean(float(o["clock_ghz"]) for o in outputs)
+def _measured_peak(binary: Path, cores: int, repeats: int) -> dict:
+    def all_cores(measurement: str) -> list[str]:
+        copies = [subprocess.Popen([str(binary), measurement], stdout=subprocess.PIPE, text=True)
+                  for _ in range(cores)]
+        key = f"{measurement}_ghz" if measurement == "clock" else f"{measurement}_gflops"
+        return [dict(line.split() for line in p.communicate()[0].splitlines())[key]
+                for p in copies]
+
+    clock = statistics.median(statistics.mean(map(float, all_cores("clock")))
+                              for _ in range(repeats))
     gflops, per_cycle = {}, {}
     for kind in ("float32", "bfloat16"):
-        values = [o.get(f"{kind}_gflops", "unsupported") for o in outputs]
-        if "unsupported" in values:
+        rounds = [all_cores(kind) for _ in range(repeats)]
+        if any("unsupported" in values for values in rounds):
             gflops[kind] = per_cycle[kind] = None
             continue
-        gflops[kind] = sum(float(v) for v in values)
+        gflops[kind] = statistics.median(sum(map(float, values)) for values in rounds)
         per_cycle[kind] = gflops[kind] / cores / clock
     described = ", ".join(f"{kind} {cycles:.1f}" for kind, cycles in per_cycle.items()
                           if cycles is not None)
     return {"clock_ghz": clock, "gflops": gflops, "flops_per_cycle_per_core": per_cycle,
-            "derivation": f"measured by lstnet_tf/cpu_peak.c, one copy per core at once: "
-                          f"{cores} cores x {clock:.2f} GHz (IMUL chain) x FLOP/cycle per core "
-                          f"from 24 independent 512-bit chains ({described}; AVX-512 float32 "
-                          "FMA is 64 in theory)"}
+            "derivation": f"measured by lstnet_tf/cpu_peak.c, one copy per core at once, median "
+                          f"of {repeats} rounds: {cores} cores x {clock:.2f} GHz (IMUL chain) x "
+                          f"FLOP/cycle per core from 24 independent 512-bit chains ({described}; "
+                          "AVX-512 float32 FMA is 64 in theory)"}
 
 
 def _nominal_mhz() -> float | None:

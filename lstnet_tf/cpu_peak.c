@@ -1,6 +1,6 @@
 /* Measures this core's clock and its peak multiply-add throughput, for lstnet_tf/bench.py.
  *
- *   gcc -O2 -march=native lstnet_tf/cpu_peak.c -o cpu_peak && ./cpu_peak
+ *   gcc -O2 -march=native lstnet_tf/cpu_peak.c -o cpu_peak && ./cpu_peak [clock|float32|bfloat16]
  *
  * clock_ghz:       a chain of dependent 64-bit IMULs (latency 3 cycles on Intel cores since
  *                  Sandy Bridge) timed with the wall clock: the clock the core really runs at,
@@ -10,9 +10,12 @@
  * bfloat16_gflops: the same with VDPBF16PS (AVX512-BF16: 32 bf16 products accumulated into
  *                  16 float32 lanes = 64 FLOPs each), the instruction oneDNN's bf16
  *                  convolutions use on CPUs without AMX.
- * Each figure is for one core; bench.py runs one copy per core at the same time.
+ * Each figure is for one core. With an argument only that measurement runs, about a second
+ * long: bench.py starts one copy per core for each measurement in turn, so that the copies
+ * really compete for the cores at the same time (they would not if their phases drifted).
  */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -31,51 +34,61 @@ static double now(void) {
  * the loop, without adding any instruction. */
 #define PIN(v) __asm__ volatile("" : "+v"(v));
 
-int main(void) {
-    const long imuls = 100000000L, rounds = 40000000L;
+static void clock_ghz(void) {
+    const long imuls = 250000000L;
     long x = 3;
     double start = now();
     for (long i = 0; i < imuls; i++)
         __asm__ volatile("imul %0, %0\n\timul %0, %0\n\timul %0, %0\n\timul %0, %0" : "+r"(x));
-    double ghz = 4.0 * 3.0 * imuls / (now() - start) / 1e9;
-    printf("clock_ghz %.4f\n", ghz);
+    printf("clock_ghz %.4f\n", 4.0 * 3.0 * imuls / (now() - start) / 1e9);
+}
 
+#define ROUNDS 120000000L
+
+static void float32_gflops(void) {
 #ifdef __AVX512F__
     const __m512 b = _mm512_set1_ps(1.0000001f), c = _mm512_set1_ps(1e-9f);
     float sink = 0;
 #define DECLARE(k) __m512 a##k = _mm512_set1_ps((float)k);
     CHAINS(DECLARE)
-    start = now();
-    for (long i = 0; i < rounds; i++) {
+    double start = now();
+    for (long i = 0; i < ROUNDS; i++) {
 #define FMA(k) a##k = _mm512_fmadd_ps(a##k, b, c); PIN(a##k)
         CHAINS(FMA)
     }
     double seconds = now() - start;
 #define SINK(k) sink += _mm512_reduce_add_ps(a##k);
     CHAINS(SINK)
-    printf("float32_gflops %.2f\n", N_CHAINS * rounds * 16 * 2 / seconds / 1e9);
+    printf("float32_gflops %.2f\nsink %g\n", N_CHAINS * ROUNDS * 16 * 2 / seconds / 1e9, sink);
 #else
-    float sink = 0;
-    (void)rounds;
     printf("float32_gflops unsupported\n");
 #endif
+}
 
+static void bfloat16_gflops(void) {
 #ifdef __AVX512BF16__
     const __m512bh p = (__m512bh)_mm512_set1_epi16(0x3f80), q = (__m512bh)_mm512_set1_epi16(0x3f80);
+    float sink = 0;
 #define DECLARE_BF16(k) __m512 d##k = _mm512_set1_ps((float)k);
     CHAINS(DECLARE_BF16)
-    start = now();
-    for (long i = 0; i < rounds; i++) {
+    double start = now();
+    for (long i = 0; i < ROUNDS; i++) {
 #define DOT(k) d##k = _mm512_dpbf16_ps(d##k, p, q); PIN(d##k)
         CHAINS(DOT)
     }
-    seconds = now() - start;
+    double seconds = now() - start;
 #define SINK_BF16(k) sink += _mm512_reduce_add_ps(d##k);
     CHAINS(SINK_BF16)
-    printf("bfloat16_gflops %.2f\n", N_CHAINS * rounds * 32 * 2 / seconds / 1e9);
+    printf("bfloat16_gflops %.2f\nsink %g\n", N_CHAINS * ROUNDS * 32 * 2 / seconds / 1e9, sink);
 #else
     printf("bfloat16_gflops unsupported\n");
 #endif
-    printf("sink %g\n", (double)sink);
+}
+
+int main(int argc, char **argv) {
+    const char *only = argc > 1 ? argv[1] : "";
+    if (!*only || !strcmp(only, "clock")) clock_ghz();
+    if (!*only || !strcmp(only, "float32")) float32_gflops();
+    if (!*only || !strcmp(only, "bfloat16")) bfloat16_gflops();
     return 0;
 }
