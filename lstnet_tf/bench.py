@@ -49,9 +49,15 @@ PEAK_PROGRAM = Path(__file__).resolve().parent / "cpu_peak.c"
 # 16 lanes x 2. Only used when the measuring program cannot be compiled.
 NOMINAL_FLOAT32_FLOPS_PER_CYCLE = 64
 VARIANT_FIELDS = ("width", "precision", "reuse_forward", "jit_compile")
-# (what, field, value, baseline value): the variants findings() compares with their baseline.
-COMPARISONS = (("mixed_bfloat16", "precision", "mixed_bfloat16", "float32"),
-               ("XLA (jit_compile)", "jit_compile", True, False))
+# (what, field, value, baseline value, what follows if it is slower everywhere): the variants
+# findings() compares with their baseline.
+COMPARISONS = (
+    ("mixed_bfloat16", "precision", "mixed_bfloat16", "float32",
+     "so it is not the CPU default: the cpu preset uses float32, and precision auto resolves to "
+     "float32 on a CPU (its effect on learning: python -m lstnet_tf.precision_check)"),
+    ("XLA (jit_compile)", "jit_compile", True, False,
+     "so train.jit_compile stays off"),
+)
 NO_PEAK = {"clock_ghz": None, "gflops": {}, "derivation": "not measured (--no-peak)"}
 # Which measured peak a row's convolutions run at.
 PEAK_KIND = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float32"}
@@ -288,7 +294,7 @@ def findings(rows: list[dict]) -> list[str]:
                 f"{base['seconds_per_iteration_median'] / best['seconds_per_iteration_median']:.2f}x "
                 f"faster than the straightforward float32 step "
                 f"({base['seconds_per_iteration_median']:.2f} s).")
-    for label, field, value, baseline in COMPARISONS:
+    for label, field, value, baseline, if_slower in COMPARISONS:
         pairs = [(r, o) for r in rows if r[field] == value for o in rows
                  if o[field] == baseline and all(r[f] == o[f] for f in VARIANT_FIELDS if f != field)]
         if not pairs:
@@ -299,7 +305,7 @@ def findings(rows: list[dict]) -> list[str]:
                    "faster than" if max(ratios) < 1 else "sometimes faster, sometimes slower than")
         lines.append(f"- {label} is {verdict} the same configuration without it in the "
                      f"{len(pairs)} pair(s) measured (time ratio {min(ratios):.2f} to "
-                     f"{max(ratios):.2f}).")
+                     f"{max(ratios):.2f})" + (f", {if_slower}." if min(ratios) > 1 else "."))
     return lines
 
 

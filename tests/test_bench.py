@@ -93,6 +93,6 @@ def test_findings_compare_variants_with_their_baselines():
     assert "fastest variant (float32, reuse forward, XLA) takes 6.00 s" in text
     assert "1.67x faster than the straightforward float32 step (10.00 s)" in text
     assert "mixed_bfloat16 is slower than the same configuration without it in the 1 pair(s) " \
-           "measured (time ratio 1.50 to 1.50)" in text
+           "measured (time ratio 1.50 to 1.50), so it is not the CPU default" in text
     assert "XLA (jit_compile) is sometimes faster, sometimes slower than the same " \
            "configuration without it in the 2 pair(s) measured (time ratio 0.75 to 1.10)" in text
