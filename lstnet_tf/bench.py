@@ -317,13 +317,17 @@ def _variant(row: dict) -> str:
 
 
 def markdown(rows: list[dict], peak: dict, checks: list[dict], env: dict, command: str,
-             notes: str) -> str:
+             notes: str, rendered_by: str | None = None) -> str:
     lines = [
         "# Training speed benchmark",
         "",
         f"Command: `{command}`  ",
         f"Machine: {env['cpu']}, GPUs: {env['gpus']}; TensorFlow {env['tensorflow']}, "
         f"Keras {env['keras']}, git {env['git_commit']}.",
+    ]
+    if rendered_by:
+        lines.append(f"This page was rendered from the run's JSON by {rendered_by}.")
+    lines += [
         "",
         "One iteration = discriminator update + encoder/generator update on 64 + 64 images. "
         "Median over the timing windows; FLOPs counted from the layer shapes (see "
@@ -339,12 +343,22 @@ def markdown(rows: list[dict], peak: dict, checks: list[dict], env: dict, comman
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
-        fraction = "-" if r["fraction_of_peak"] is None else f"{100 * r['fraction_of_peak']:.1f}"
+        # XLA's own kernels do not run what the count describes (see the note below).
+        if r["jit_compile"] or r["fraction_of_peak"] is None:
+            fraction = "-"
+        else:
+            fraction = f"{100 * r['fraction_of_peak']:.1f}"
+        achieved = "-" if r["jit_compile"] else f"{r['achieved_gflops']:.1f}"
         lines.append(
             f"| {r['width']} | {r['precision']} | {r['reuse_forward']} | {r['jit_compile']} | "
             f"{r['seconds_per_iteration_median']:.3f} | {r['image_pairs_per_second']:.1f} | "
-            f"{r['gflop_per_iteration']:.1f} | {r['achieved_gflops']:.1f} | {fraction} | "
+            f"{r['gflop_per_iteration']:.1f} | {achieved} | {fraction} | "
             f"{r['input_pipeline_seconds_per_batch_median']:.4f} |")
+    if any(r["jit_compile"] for r in rows):
+        lines += ["", "XLA rows have no GFLOP/s or % of peak: XLA compiles its own kernels "
+                  "instead of oneDNN's, may merge the repeated translation pass of a no-reuse "
+                  "step, and may compute bfloat16 convolutions in float32, so the count from "
+                  "layer shapes (checked against oneDNN below) need not be what it executes."]
     if checks:
         lines += ["", "FLOP count check (one float32 iteration, reuse forward, with "
                   "ONEDNN_VERBOSE=1; the FLOPs of every convolution and matrix product oneDNN "
@@ -362,6 +376,21 @@ def markdown(rows: list[dict], peak: dict, checks: list[dict], env: dict, comman
 
 def _choices(value: str) -> list[bool]:
     return {"on": [True], "off": [False], "both": [True, False]}[value]
+
+
+def render(json_path: Path, parser) -> int:
+    """Rewrites the markdown beside ``json_path`` from the numbers in it."""
+    try:
+        run = json.loads(json_path.read_text())
+        page = markdown(run["rows"], run["peak"], run.get("count_checks", []),
+                        run["environment"], run["command"].strip(), run.get("notes", ""),
+                        rendered_by=f"git {environment()['git_commit']}")
+    except (OSError, ValueError, KeyError) as error:
+        parser.error(f"--render {json_path}: not a benchmark JSON written by this command "
+                     f"({error!r})")
+    write_atomically(json_path.with_suffix(".md"), page)
+    print(f"wrote {json_path.with_suffix('.md')}")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -385,9 +414,14 @@ def main(argv=None) -> int:
                              "and compare the FLOPs oneDNN executed with the count")
     parser.add_argument("--no-peak", action="store_true", help="do not measure the CPU peak")
     parser.add_argument("--notes", default="", help="text appended under the table")
+    parser.add_argument("--render", type=Path, metavar="JSON",
+                        help="only re-render the markdown beside an earlier run's JSON (no "
+                             "timing); the page says which commit rendered it")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmarks.md",
                         help="markdown file; the JSON goes beside it")
     args = parser.parse_args(argv)
+    if args.render is not None:
+        return render(args.render, parser)
     if min(args.steps, args.repeats, args.batch_size) < 1 or args.warmup < 0:
         parser.error("--steps, --repeats and --batch-size must be >= 1, --warmup >= 0")
     if min(args.widths) <= 0:
@@ -422,7 +456,8 @@ def main(argv=None) -> int:
     write_atomically(args.out, markdown(rows, peak, checks, env, command.strip(), args.notes))
     write_atomically(args.out.with_suffix(".json"),
                      json.dumps({"command": command, "environment": env, "peak": peak,
-                                 "count_checks": checks, "rows": rows}, indent=2))
+                                 "count_checks": checks, "notes": args.notes, "rows": rows},
+                                indent=2))
     print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
     return 0
 

@@ -45,6 +45,21 @@ def test_benchmark_command_writes_markdown_and_json(tmp_path):
     assert len(rows) == 1 and rows[0]["seconds_per_iteration_median"] > 0
     assert rows[0]["gflop_per_iteration"] > 0 and rows[0]["peak_gflops"] > 0
 
+    out.unlink()
+    assert bench.main(["--render", str(out.with_suffix(".json"))]) == 0
+    rendered = out.read_text()
+    assert "rendered from the run's JSON by git" in rendered
+    assert "| 0.0625 | float32 | True | False |" in rendered
+
+
+def test_render_rejects_a_file_that_is_not_a_benchmark_json(tmp_path, capsys):
+    bad = tmp_path / "other.json"
+    bad.write_text('{"rows": []}')
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--render", str(bad)])
+    assert exit_info.value.code == 2 and "not a benchmark JSON" in capsys.readouterr().err
+    assert not bad.with_suffix(".md").exists()
+
 
 @pytest.mark.parametrize("reuse_forward", [True, False])
 def test_flop_count_matches_what_onednn_executes(reuse_forward):
@@ -96,3 +111,17 @@ def test_findings_compare_variants_with_their_baselines():
            "measured (time ratio 1.50 to 1.50), so it is not the CPU default" in text
     assert "XLA (jit_compile) is sometimes faster, sometimes slower than the same " \
            "configuration without it in the 2 pair(s) measured (time ratio 0.75 to 1.10)" in text
+
+
+def test_xla_rows_get_no_flop_rate_since_the_count_does_not_describe_them():
+    peak = {"derivation": "d", "gflops": {"float32": 100.0}}
+    rows = [bench.with_peak_fraction({**_row(1.0, "float32", True, xla, 2.0),
+                                      "image_pairs_per_second": 32.0, "gflop_per_iteration": 100.0,
+                                      "achieved_gflops": 50.0,
+                                      "input_pipeline_seconds_per_batch_median": 0.001}, peak)
+            for xla in (False, True)]
+    env = {"cpu": "c", "gpus": "none", "tensorflow": "t", "keras": "k", "git_commit": "g"}
+    text = bench.markdown(rows, peak, [], env, "cmd", "")
+    assert "| 1.0 | float32 | True | False | 2.000 | 32.0 | 100.0 | 50.0 | 50.0 | 0.0010 |" in text
+    assert "| 1.0 | float32 | True | True | 2.000 | 32.0 | 100.0 | - | - | 0.0010 |" in text
+    assert "XLA rows have no GFLOP/s" in text
