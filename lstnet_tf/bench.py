@@ -282,18 +282,27 @@ def _straightforward(rows: list[dict], width: float) -> dict | None:
 def findings(rows: list[dict]) -> list[str]:
     """Sentences derived from the rows: each width's speed-up over the straightforward float32
     step, and whether mixed_bfloat16 and XLA pay off against the same configuration without."""
-    lines = []
+    lines, fastest = [], set()
     for width in dict.fromkeys(r["width"] for r in rows):
+        best = min((r for r in rows if r["width"] == width),
+                   key=lambda r: r["seconds_per_iteration_median"])
+        fastest.add(_variant(best))
         base = _straightforward(rows, width)
         if base is not None:
-            best = min((r for r in rows if r["width"] == width),
-                       key=lambda r: r["seconds_per_iteration_median"])
             lines.append(
                 f"- Width {width}: the fastest variant ({_variant(best)}) takes "
                 f"{best['seconds_per_iteration_median']:.2f} s per iteration, "
                 f"{base['seconds_per_iteration_median'] / best['seconds_per_iteration_median']:.2f}x "
                 f"faster than the straightforward float32 step "
                 f"({base['seconds_per_iteration_median']:.2f} s).")
+    if len(fastest) == 1 and len({r["width"] for r in rows}) > 1:
+        defaults = TrainConfig()
+        cpu_default = _variant({"precision": "float32", "reuse_forward": defaults.reuse_forward,
+                                "jit_compile": defaults.jit_compile})
+        setting = fastest.pop()
+        lines.append(f"- The fastest setting is the same at every width: {setting}. "
+                     + ("It is the CPU default (precision auto resolves to float32 on a CPU)."
+                        if setting == cpu_default else f"The CPU default is {cpu_default}."))
     for label, field, value, baseline, if_slower in COMPARISONS:
         pairs = [(r, o) for r in rows if r[field] == value for o in rows
                  if o[field] == baseline and all(r[f] == o[f] for f in VARIANT_FIELDS if f != field)]

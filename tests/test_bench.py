@@ -125,3 +125,10 @@ def test_xla_rows_get_no_flop_rate_since_the_count_does_not_describe_them():
     assert "| 1.0 | float32 | True | False | 2.000 | 32.0 | 100.0 | 50.0 | 50.0 | 0.0010 |" in text
     assert "| 1.0 | float32 | True | True | 2.000 | 32.0 | 100.0 | - | - | 0.0010 |" in text
     assert "XLA rows have no GFLOP/s" in text
+
+
+def test_findings_say_when_the_fastest_setting_is_the_default():
+    rows = [_row(w, "float32", reuse, False, w * (1 if reuse else 2))
+            for w in (1.0, 0.5) for reuse in (True, False)]
+    assert ("- The fastest setting is the same at every width: float32, reuse forward. It is "
+            "the CPU default") in "\n".join(bench.findings(rows))
