@@ -100,15 +100,20 @@ def iteration_flops(networks, batch_size: int, reuse_forward: bool) -> dict:
     return {"per_network_forward_per_image": f, "phases": phases, "total": sum(phases.values())}
 
 
+def _onednn_executions(log: str):
+    """(primitive kind, propagation kind, shape, milliseconds) of each ONEDNN_VERBOSE=1 "exec"."""
+    for line in log.splitlines():
+        fields = line.split(",")
+        if line.startswith("onednn_verbose") and "exec" in fields[:4]:
+            at = fields.index("exec")
+            yield fields[at + 2], fields[at + 4], fields[-2], float(fields[-1])
+
+
 def onednn_executed_flops(log: str) -> int:
     """FLOPs of the convolutions and matrix products in a ONEDNN_VERBOSE=1 log: what oneDNN
     really ran, to check the count from layer shapes against."""
     total = 0
-    for line in log.splitlines():
-        fields = line.split(",")
-        if not line.startswith("onednn_verbose") or "exec" not in fields[:4]:
-            continue
-        kind, shape = fields[fields.index("exec") + 2], fields[-2]
+    for kind, _, shape, _ in _onednn_executions(log):
         if kind == "gemm_api":  # "MxK:KxN"
             (m, k), (_, n) = (map(int, part.split("x")) for part in shape.split(":"))
             total += 2 * m * k * n
@@ -120,14 +125,24 @@ def onednn_executed_flops(log: str) -> int:
     return total
 
 
-def count_check(width: float, batch_size: int, reuse_forward: bool) -> dict:
-    """Runs one float32 iteration in a subprocess with ONEDNN_VERBOSE=1 and compares the FLOPs
-    oneDNN executed with ``iteration_flops``."""
+def onednn_seconds_by_primitive(log: str) -> dict[str, float]:
+    """Where oneDNN's time went: convolutions by propagation kind, everything else together."""
+    seconds: dict[str, float] = {}
+    for kind, propagation, _, milliseconds in _onednn_executions(log):
+        key = f"convolution {propagation}" if kind == "convolution" else "other"
+        seconds[key] = seconds.get(key, 0.0) + milliseconds / 1000
+    return seconds
+
+
+def count_check(width: float, batch_size: int, reuse_forward: bool,
+                precision: str = "float32") -> dict:
+    """Runs one iteration in a subprocess with ONEDNN_VERBOSE=1 and compares the FLOPs oneDNN
+    executed with ``iteration_flops``; also splits oneDNN's logged time by primitive."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "check.md"
         run = subprocess.run(
             [sys.executable, "-m", "lstnet_tf.bench", "--widths", str(width), "--precisions",
-             "float32", "--reuse", "on" if reuse_forward else "off", "--steps", "1",
+             precision, "--reuse", "on" if reuse_forward else "off", "--steps", "1",
              "--repeats", "1", "--warmup", "0", "--batch-size", str(batch_size), "--synthetic",
              "--no-peak", "--out", str(out)],
             capture_output=True, text=True, cwd=ROOT, env={**os.environ, "ONEDNN_VERBOSE": "1"})
@@ -135,9 +150,10 @@ def count_check(width: float, batch_size: int, reuse_forward: bool) -> dict:
             raise RuntimeError(f"the FLOP-count check run failed:\n{run.stderr[-2000:]}")
         counted = json.loads(out.with_suffix(".json").read_text())["rows"][0]["flops"]["total"]
     executed = onednn_executed_flops(run.stdout)
-    return {"width": width, "batch_size": batch_size, "reuse_forward": reuse_forward,
-            "counted_gflop": counted / 1e9, "onednn_executed_gflop": executed / 1e9,
-            "ratio": executed / counted}
+    return {"width": width, "precision": precision, "batch_size": batch_size,
+            "reuse_forward": reuse_forward, "counted_gflop": counted / 1e9,
+            "onednn_executed_gflop": executed / 1e9, "ratio": executed / counted,
+            "onednn_seconds_by_primitive": onednn_seconds_by_primitive(run.stdout)}
 
 
 def measure_cpu_peak(repeats: int = 5) -> dict:
@@ -273,6 +289,19 @@ def with_peak_fraction(row: dict, peak: dict) -> dict:
     return {**row, "peak_gflops": peak_gflops, "fraction_of_peak": fraction}
 
 
+def _check_line(check: dict) -> str:
+    line = (f"- width {check['width']}, {check.get('precision', 'float32')}: counted "
+            f"{check['counted_gflop']:.1f} GFLOP, oneDNN executed "
+            f"{check['onednn_executed_gflop']:.1f} GFLOP (ratio {check['ratio']:.4f})")
+    seconds = check.get("onednn_seconds_by_primitive")
+    if seconds:
+        total = sum(seconds.values())
+        shares = ", ".join(f"{name} {100 * value / total:.0f}%" for name, value in
+                           sorted(seconds.items(), key=lambda item: -item[1]))
+        line += f"; {total:.1f} s logged: {shares}"
+    return line
+
+
 def _straightforward(rows: list[dict], width: float) -> dict | None:
     """The baseline row: float32, no forward reuse, no XLA."""
     return next((r for r in rows if r["width"] == width and r["precision"] == "float32"
@@ -369,12 +398,10 @@ def markdown(rows: list[dict], peak: dict, checks: list[dict], env: dict, comman
                   "step, and may compute bfloat16 convolutions in float32, so the count from "
                   "layer shapes (checked against oneDNN below) need not be what it executes."]
     if checks:
-        lines += ["", "FLOP count check (one float32 iteration, reuse forward, with "
-                  "ONEDNN_VERBOSE=1; the FLOPs of every convolution and matrix product oneDNN "
-                  "executed, from the shapes it logs):", ""]
-        lines += [f"- width {c['width']}: counted {c['counted_gflop']:.1f} GFLOP, oneDNN executed "
-                  f"{c['onednn_executed_gflop']:.1f} GFLOP (ratio {c['ratio']:.4f})"
-                  for c in checks]
+        lines += ["", "FLOP count check (one iteration, reuse forward, with ONEDNN_VERBOSE=1: "
+                  "the FLOPs of every convolution and matrix product oneDNN executed, from the "
+                  "shapes it logs), and where oneDNN's logged time went:", ""]
+        lines += [_check_line(c) for c in checks]
     found = findings(rows)
     if found:
         lines += ["", "Findings (computed from the table):", "", *found]
@@ -444,8 +471,9 @@ def main(argv=None) -> int:
     checks = []
     if args.check_count:
         for width in args.widths:
-            checks.append(count_check(width, args.batch_size, reuse_forward=True))
-            print(f"FLOP count check: {checks[-1]}", flush=True)
+            for precision in args.precisions:
+                checks.append(count_check(width, args.batch_size, True, precision))
+                print(f"FLOP count check: {checks[-1]}", flush=True)
     rows = []
     for width in args.widths:
         for precision in args.precisions:

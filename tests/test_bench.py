@@ -67,6 +67,9 @@ def test_flop_count_matches_what_onednn_executes(reuse_forward):
     below 1 is expected: nothing needs the input gradient of the first layers."""
     check = bench.count_check(0.0625, 4, reuse_forward)
     assert 0.98 < check["ratio"] <= 1.0, check
+    assert set(check["onednn_seconds_by_primitive"]) >= {
+        "convolution forward_training", "convolution backward_data",
+        "convolution backward_weights"}
 
 
 def test_onednn_log_parsing_by_hand():
@@ -84,6 +87,8 @@ def test_onednn_log_parsing_by_hand():
     ])
     assert bench.onednn_executed_flops(log) == (2 * 2 * 3 * 4 * 8 * 8 * 3 * 3 + 2 * 5 * 6 * 7
                                                 + 2 * 2 * 10 * 1)
+    assert bench.onednn_seconds_by_primitive(log) == pytest.approx(
+        {"convolution forward_training": 0.0001, "other": 0.00003})
 
 
 def test_cpu_peak_is_measured_with_the_compiler_and_estimated_without(monkeypatch):
