@@ -161,8 +161,8 @@ def measure_cpu_peak(repeats: int = 5) -> dict:
 
     Compiles ``cpu_peak.c`` with gcc; for each of its measurements (clock, float32, bfloat16)
     runs one copy per core at once, ``repeats`` times, and keeps the best round: a VM's
-    neighbours can only slow a round down (seen here: up to 20% between rounds), never speed
-    it up. Peak = cores x measured clock x measured FLOP/cycle.
+    neighbours can only slow a round down, never speed it up (every round is
+    kept under "rounds"). Peak = cores x measured clock x measured FLOP/cycle.
     Without gcc, falls back to the nominal clock of /proc/cpuinfo x 64 FLOP/cycle, and says so.
     """
     cores = os.cpu_count() or 1
@@ -192,19 +192,23 @@ def _measured_peak(binary: Path, cores: int, repeats: int) -> dict:
         return [dict(line.split() for line in p.communicate()[0].splitlines())[key]
                 for p in copies]
 
-    clock = max(statistics.mean(map(float, all_cores("clock"))) for _ in range(repeats))
+    # Every round is kept in the output, so the spread between rounds is on record.
+    rounds = {"clock_ghz": [statistics.mean(map(float, all_cores("clock")))
+                            for _ in range(repeats)]}
+    clock = max(rounds["clock_ghz"])
     gflops, per_cycle = {}, {}
     for kind in ("float32", "bfloat16"):
-        rounds = [all_cores(kind) for _ in range(repeats)]
-        if any("unsupported" in values for values in rounds):
+        per_core = [all_cores(kind) for _ in range(repeats)]
+        if any("unsupported" in values for values in per_core):
             gflops[kind] = per_cycle[kind] = None
             continue
-        gflops[kind] = max(sum(map(float, values)) for values in rounds)
+        rounds[f"{kind}_gflops"] = [sum(map(float, values)) for values in per_core]
+        gflops[kind] = max(rounds[f"{kind}_gflops"])
         per_cycle[kind] = gflops[kind] / cores / clock
     described = ", ".join(f"{kind} {cycles:.1f}" for kind, cycles in per_cycle.items()
                           if cycles is not None)
     return {"clock_ghz": clock, "gflops": gflops, "flops_per_cycle_per_core": per_cycle,
-            "derivation": f"measured by lstnet_tf/cpu_peak.c, one copy per core at once, best "
+            "rounds": rounds, "derivation": f"measured by lstnet_tf/cpu_peak.c, one copy per core at once, best "
                           f"of {repeats} rounds: {cores} cores x {clock:.2f} GHz (IMUL chain) x "
                           f"FLOP/cycle per core from 24 independent 512-bit chains ({described}; "
                           "AVX-512 float32 FMA is 64 in theory)"}

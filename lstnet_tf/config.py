@@ -62,8 +62,8 @@ class TrainConfig:
     # One forward pass of the encoders/generators serves both update phases (exact: their
     # weights do not change between the phases); False recomputes it, as a plain loop would.
     reuse_forward: bool = True
-    # Compile train_step with XLA. Off: on this project's 2-core CPU XLA was slower than
-    # TensorFlow's oneDNN kernels at every width (results/benchmarks.md).
+    # Compile train_step with XLA. Off: on this project's 2-core CPU the float32 step was
+    # 1.4-1.5x slower with XLA than with TensorFlow's oneDNN kernels (results/benchmarks.md).
     jit_compile: bool = False
     # Checkpoint, progress-bar "epoch" and accuracy-monitor interval, in steps.
     checkpoint_every: int = 500

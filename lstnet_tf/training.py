@@ -22,6 +22,7 @@ import tensorflow as tf
 from lstnet_tf.config import ExperimentConfig
 from lstnet_tf.data import DataError
 from lstnet_tf.lstnet import LOSS_TERMS, LSTNet, default_optimizer
+from lstnet_tf.report import write_atomically
 
 
 class NonFiniteLossError(RuntimeError):
@@ -63,12 +64,6 @@ def build_lstnet(config: ExperimentConfig) -> LSTNet:
     return model
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 class CheckpointStore:
     """Weights and both optimizers' state, one directory per step, written then renamed."""
 
@@ -101,7 +96,7 @@ class CheckpointStore:
         np.savez(tmp / self.OPTIMIZERS, **optimizer_state)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
-        _write_atomically(self.directory / "latest", str(step))
+        write_atomically(self.directory / "latest", str(step))
         self._prune(step)
         return final
 
@@ -141,7 +136,7 @@ def _truncate_csv_after(path: Path, step: int) -> None:
     if not rows:
         return
     kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
-    _write_atomically(path, "".join(",".join(r) + "\n" for r in kept))
+    write_atomically(path, "".join(",".join(r) + "\n" for r in kept))
 
 
 class StepLogger(keras.callbacks.Callback):

@@ -95,6 +95,7 @@ def test_cpu_peak_is_measured_with_the_compiler_and_estimated_without(monkeypatc
     measured = bench.measure_cpu_peak(repeats=1)
     assert measured["clock_ghz"] > 0.5 and measured["gflops"]["float32"] > 1
     assert "measured by lstnet_tf/cpu_peak.c" in measured["derivation"]
+    assert measured["gflops"]["float32"] == max(measured["rounds"]["float32_gflops"])
     monkeypatch.setattr(bench.shutil, "which", lambda name: None)
     estimated = bench.measure_cpu_peak(repeats=1)
     assert "not measured" in estimated["derivation"]
