@@ -109,13 +109,8 @@ def _phase(timings: dict, name: str):
 
 
 def run_all(args) -> int:
-    import numpy as np
-
-    from lstnet_tf import data
-    from lstnet_tf.classifier import load_or_train_classifiers
-    from lstnet_tf.evaluate import evaluate_lstnet, evaluate_source_only
-    from lstnet_tf.report import build_table, environment, write_table2
-    from lstnet_tf.training import train_lstnet
+    from lstnet_experiments.report import write_table2
+    from lstnet_experiments.runner import Runner
 
     config = args.config
     out = args.out or ROOT / "results" / config.preset
@@ -123,111 +118,87 @@ def run_all(args) -> int:
     download = False if args.no_download else None
     # Live progress bars on a terminal; one line per epoch in a log file or with --quiet.
     verbose = 1 if sys.stdout.isatty() and not args.quiet else 2
-    estimate_min = config.estimated_seconds_per_step_cpu * config.train.steps * len(args.seeds) / 60
     print(f"Preset '{config.preset}' ({args.preset_reason}): {config.description}")
     print(f"Seeds {args.seeds}, {config.train.steps} LSTNet steps each, width "
-          f"{config.model.width}, precision {config.train.precision}.")
-    print(f"Estimated run time on the reference 2-core CPU: ~{estimate_min:.0f} min "
-          f"(plus the classifiers); tables and figures go to {out}, checkpoints to {work}.",
+          f"{config.model.width}, precision {config.train.precision}; evaluated as "
+          f"{config.eval.weights} weights with {config.eval.batch_norm} BatchNorm statistics.")
+    print(_time_estimate(config, len(args.seeds)))
+    print(f"Per-seed results, Table 2 and figures go to {out}; checkpoints to {work}.",
           flush=True)
 
+    runner = Runner(config, work, args.data_dir, download, verbose)
     timings: dict = {}
     started = time.time()
-    with _phase(timings, "load data"):
-        sets = data.load_all(args.data_dir, download)
-        for split, domains in sets.items():
+    with _phase(timings, "load data (training and validation splits)"):
+        for split, domains in runner.splits.items():
             print(f"{split}: " + ", ".join(f"{d} {x.shape}" for d, (x, _) in domains.items()))
 
-    per_seed, source_only, classifier_acc, monitor_csvs = {}, {}, {}, {}
     for seed in args.seeds:
-        seed_dir = work / f"seed{seed}"
-        with _phase(timings, f"seed {seed}: classifiers"):
-            classifiers, accuracies = load_or_train_classifiers(
-                sets, config.classifier, seed, work / "classifiers", verbose)
-            classifier_acc[seed] = accuracies
-            source_only[seed] = evaluate_source_only(classifiers, sets["test"])
-            print(f"classifier test accuracy {accuracies}; source-only {source_only[seed]}")
-
-        def monitor(model, classifiers=classifiers):
-            return evaluate_lstnet(model, classifiers, sets["test"],
-                                   limit=config.train.monitor_samples)
-
-        def dataset_fn(start_step, seed=seed):
-            return data.paired_dataset(sets["train"]["mnist"][0], sets["train"]["usps"][0],
-                                       batch_size=config.train.batch_size, seed=seed,
-                                       augment=config.train.augment, start_step=start_step)
-
-        with _phase(timings, f"seed {seed}: LSTNet training"):
-            model = train_lstnet(config, dataset_fn, seed_dir, seed, monitor=monitor,
-                                 verbose=verbose)
-        with _phase(timings, f"seed {seed}: evaluation"):
-            per_seed[seed] = evaluate_lstnet(model, classifiers, sets["test"])
-            print(f"LSTNet (final checkpoint, step {model.step}): {per_seed[seed]}")
-        monitor_csvs[seed] = seed_dir / "monitor.csv"
+        with _phase(timings, f"seed {seed}"):
+            result = runner.run_seed(seed, out)
+            print(f"seed {seed}: test accuracy {result['test']['augmented']['lstnet']}, "
+                  f"source-only {result['test']['augmented']['source_only']}; "
+                  f"wrote {out / f'seed{seed}.json'}", flush=True)
+        # After every seed, so that an interrupted multi-seed run leaves complete artefacts.
         if seed == args.seeds[0]:
-            first = (model, classifiers)
-
-    with _phase(timings, "figures"):
-        _write_figures(first, sets["test"], out, work, args.seeds, monitor_csvs, config.preset)
-    with _phase(timings, "tables"):  # last, so that it records every phase before it
-        def seed_mean(values: dict) -> dict:
-            return {k: float(np.mean([v[k] for v in values.values()]))
-                    for k in next(iter(values.values()))}
-
-        provenance = {
-            "command": "python " + " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
-            "preset": config.preset,
-            "seeds": args.seeds,
-            "steps": config.train.steps,
-            "config": config.to_dict(),
-            "environment": environment(),
-            "classifier_test_accuracy_per_seed": {str(s): v for s, v in classifier_acc.items()},
-            "source_only_per_seed": {str(s): v for s, v in source_only.items()},
-            "usps_split": "standard 7291 train / 2007 test, native 16x16",
-            "wall_time_seconds": timings,
-            "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        }
-        rows = build_table(per_seed, seed_mean(source_only), seed_mean(classifier_acc))
-        write_table2(out, rows, provenance)
+            with _phase(timings, "figures"):
+                _write_figures(runner.last, out, seed, config.preset)
+        write_table2(out)
     total = time.time() - started
-    print(f"\nTable 2 ({config.preset}, seeds {args.seeds}, {total / 60:.1f} min):")
+    print(f"\nTable 2 ({config.preset}, every seed file in {out}; this run: seeds {args.seeds}, "
+          f"{total / 60:.1f} min):")
     print((out / "table2.md").read_text().split("## Provenance")[0])
-    print(f"Files in {out}: " + ", ".join(sorted(p.name for p in out.iterdir())))
     return 0
 
 
-def _write_figures(first, test_sets, out, work, seeds, monitor_csvs, preset):
-    from lstnet_tf import plots
+def _time_estimate(config, seeds: int) -> str:
+    """From the last committed benchmark of this preset's width, if there is one."""
+    import json
+
+    bench = ROOT / "results" / "benchmarks.json"
+    try:
+        rows = json.loads(bench.read_text())["rows"]
+        row = next(r for r in rows if r["width"] == config.model.width
+                   and r["precision"] == "float32" and r["reuse_forward"]
+                   and not r["jit_compile"])
+        machine = json.loads(bench.read_text())["environment"]["cpu"]
+        minutes = row["seconds_per_iteration_median"] * config.train.steps * seeds / 60
+        return (f"Estimated LSTNet training time: ~{minutes:.0f} min on {machine} (float32 step "
+                f"of {bench.relative_to(ROOT)}; other CPUs differ by 2x), plus classifiers.")
+    except (OSError, KeyError, ValueError, StopIteration):
+        return "No committed benchmark for this width: run time unknown (see README, Speed)."
+
+
+def _write_figures(first: dict, out: Path, seed: int, preset: str):
+    from lstnet_experiments import plots
     from lstnet_tf.classifier import predict_labels
     from lstnet_tf.evaluate import apply_in_batches
-    from lstnet_tf.report import write_atomically
+    from lstnet_tf.inference import SOURCE_AND_TARGET
 
-    model, classifiers = first
-    (x1, y1), (x2, y2) = test_sets["mnist"], test_sets["usps"]
+    model, classifiers, test, paths = first["model"], first["classifiers"], first["test"], first["paths"]
     n = 12
-    for name, x, y, forward, back, classifier in (
-        ("usps_to_mnist", x2, y2, model.translate_2_to_1, model.translate_1_to_2, classifiers["mnist"]),
-        ("mnist_to_usps", x1, y1, model.translate_1_to_2, model.translate_2_to_1, classifiers["usps"]),
-    ):
-        translated = apply_in_batches(forward, x[:n])
+    for direction, path in paths.items():
+        source, target = SOURCE_AND_TARGET[direction]
+        x, y = test[source]
+        back = paths["mnist_to_usps" if direction == "usps_to_mnist" else "usps_to_mnist"]
+        translated = apply_in_batches(path, x[:n])
         plots.translation_grid(
             x[:n], translated, apply_in_batches(back, translated),
-            predict_labels(classifier, translated), y[:n],
-            f"{name.replace('_to_', ' → ')} ({preset}, seed {seeds[0]}, first {n} test images)",
-            out / f"translations_{name}.png")
-    for seed in seeds:
-        write_atomically(out / f"losses_seed{seed}.csv",
-                         (work / f"seed{seed}" / "losses.csv").read_bytes())
-        write_atomically(out / f"monitor_seed{seed}.csv", monitor_csvs[seed].read_bytes())
-    plots.loss_curves(out / f"losses_seed{seeds[0]}.csv", out / "losses.png",
-                      f"LSTNet losses ({preset}, seed {seeds[0]})")
-    plots.accuracy_curves({f"seed {s}": out / f"monitor_seed{s}.csv" for s in seeds},
-                          out / "accuracy_monitor.png", f"Translated test-subset accuracy ({preset})")
+            predict_labels(classifiers[target], translated), y[:n],
+            f"{source.upper()} → {target.upper()} ({preset}, seed {seed}, first {n} test images)",
+            out / f"translations_{direction}.png")
+    plots.loss_curves(out / f"losses_seed{seed}.csv", out / "losses.png",
+                      f"LSTNet losses ({preset}, seed {seed})")
+    monitors = sorted(out.glob("monitor_seed*.csv"), key=lambda p: int(p.stem[len("monitor_seed"):]))
+    plots.accuracy_curves({p.stem.replace("monitor_", "").replace("seed", "seed "): p for p in monitors},
+                          out / "accuracy_monitor.png",
+                          f"Translated validation-subset accuracy ({preset})")
     k = 1000
+    (x1, y1), (x2, y2) = test["mnist"], test["usps"]
     plots.latent_embedding(apply_in_batches(model.encode_1, x1[:k]),
                            apply_in_batches(model.encode_2, x2[:k]), y1[:k], y2[:k],
                            out / "latent_embedding.png",
-                           f"PCA of latent codes, {k} test images per domain ({preset}, seed {seeds[0]})")
+                           f"PCA of latent codes, {k} test images per domain ({preset}, seed {seed})")
 
 
 def main(argv=None) -> int:

@@ -3,8 +3,8 @@
 The paper does not describe its classifiers. We use a standard small CNN (two 3x3 conv
 blocks of 32 and 64 channels, each conv followed by BatchNorm and ReLU, max-pooling and
 dropout after each block, then Dense 128 and Dense 10), trained with Adam on the training
-split with the same augmentation as LSTNet. Each is trained once per seed and cached with its
-test accuracy.
+split with the same augmentation as LSTNet (or, for the stricter second judge, without any).
+Each is trained once per seed and cached with its validation accuracy.
 """
 
 from __future__ import annotations
@@ -64,10 +64,10 @@ def _training_dataset(images, labels, config: ClassifierConfig, seed: int) -> tf
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def train_classifier(domain: str, train_data, test_data, config: ClassifierConfig, seed: int,
+def train_classifier(domain: str, train_data, eval_data, config: ClassifierConfig, seed: int,
                      epochs: int, verbose: int = 1) -> tuple[keras.Model, float]:
-    """Trains a classifier on ``train_data``; returns it and its accuracy on ``test_data``."""
-    (x_train, y_train), (x_test, y_test) = train_data, test_data
+    """Trains a classifier on ``train_data``; returns it and its accuracy on ``eval_data``."""
+    (x_train, y_train), (x_test, y_test) = train_data, eval_data
     keras.utils.set_random_seed(seed)
     model = build_classifier(x_train.shape[1], name=f"{domain}_classifier")
     steps = config.steps_per_epoch or len(x_train) // config.batch_size
@@ -82,40 +82,44 @@ def train_classifier(domain: str, train_data, test_data, config: ClassifierConfi
     return model, accuracy(model, x_test, y_test)
 
 
-def load_or_train_classifier(domain: str, train_data, test_data, config: ClassifierConfig,
-                             seed: int, cache_dir: Path, verbose: int = 1) -> tuple[keras.Model, float]:
-    """Returns the cached classifier for (domain, seed, config) or trains and caches it."""
+def load_or_train_classifier(domain: str, train_data, validation_data, config: ClassifierConfig,
+                             seed: int, cache_dir: Path, verbose: int = 1,
+                             data_key: str = "") -> tuple[keras.Model, float]:
+    """Returns the cached classifier for (domain, seed, config, data_key) or trains and
+    caches it, with its accuracy on ``validation_data``. ``data_key`` names the training
+    split (a different split must not reuse a cached classifier)."""
     epochs = config.mnist_epochs if domain == "mnist" else config.usps_epochs
     key = (f"{domain}-seed{seed}-e{epochs}-b{config.batch_size}-lr{config.learning_rate:g}"
-           f"-aug{int(config.augment)}-s{config.steps_per_epoch}")
+           f"-aug{int(config.augment)}-s{config.steps_per_epoch}{data_key}")
     model_path = Path(cache_dir) / f"{key}.keras"
     info_path = model_path.with_suffix(".json")
     if model_path.is_file() and info_path.is_file():
         print(f"Using cached {domain} classifier {model_path}")
-        return keras.models.load_model(model_path), json.loads(info_path.read_text())["test_accuracy"]
-    print(f"Training the {domain} classifier ({epochs} epochs, seed {seed})", flush=True)
-    model, test_accuracy = train_classifier(domain, train_data, test_data, config, seed, epochs,
-                                            verbose)
+        info = json.loads(info_path.read_text())
+        return keras.models.load_model(model_path), info["validation_accuracy"]
+    judge = "augmented" if config.augment else "no augmentation"
+    print(f"Training the {domain} classifier ({judge}, {epochs} epochs, seed {seed})", flush=True)
+    model, validation_accuracy = train_classifier(domain, train_data, validation_data, config,
+                                                  seed, epochs, verbose)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = model_path.with_name(f".tmp-{model_path.name}")
     model.save(tmp)
     os.replace(tmp, model_path)
     tmp_info = info_path.with_name(f".tmp-{info_path.name}")
-    tmp_info.write_text(json.dumps({"test_accuracy": test_accuracy, "epochs": epochs}))
+    tmp_info.write_text(json.dumps({"validation_accuracy": validation_accuracy, "epochs": epochs}))
     os.replace(tmp_info, info_path)
-    print(f"{domain} classifier test accuracy: {test_accuracy:.4f}")
-    return model, test_accuracy
+    print(f"{domain} classifier validation accuracy: {validation_accuracy:.4f}")
+    return model, validation_accuracy
 
 
-def load_or_train_classifiers(sets: dict, config: ClassifierConfig, seed: int, cache_dir: Path,
-                              verbose: int = 1) -> tuple[dict, dict]:
-    """The MNIST and USPS classifiers of ``seed`` and their test accuracies, keyed by domain.
-
-    ``sets`` is ``data.load_all()``'s ``{split: {domain: (x, y)}}``.
+def load_or_train_classifiers(splits: dict, config: ClassifierConfig, seed: int, cache_dir: Path,
+                              verbose: int = 1, data_key: str = "") -> tuple[dict, dict]:
+    """The MNIST and USPS classifiers of ``seed`` and their validation accuracies, keyed by
+    domain. ``splits`` is ``data.load_splits()``'s ``{"train"|"validation": {domain: (x, y)}}``.
     """
     classifiers, accuracies = {}, {}
     for domain in ("mnist", "usps"):
         classifiers[domain], accuracies[domain] = load_or_train_classifier(
-            domain, sets["train"][domain], sets["test"][domain], config, seed, cache_dir,
-            verbose=verbose)
+            domain, splits["train"][domain], splits["validation"][domain], config, seed,
+            cache_dir, verbose=verbose, data_key=data_key)
     return classifiers, accuracies

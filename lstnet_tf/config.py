@@ -16,6 +16,8 @@ import yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+EVAL_WEIGHTS = ("raw", "ema")
+EVAL_BATCH_NORM = ("moving", "recomputed", "batch")
 
 
 class ConfigError(ValueError):
@@ -30,6 +32,39 @@ class ModelConfig:
     leaky_relu_slope: float = 0.3
     batch_norm_momentum: float = 0.99
     batch_norm_epsilon: float = 1e-3
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How the training sets are split; read by ``data.load_splits``.
+
+    A fixed, class-stratified ``validation_fraction`` of each training set (MNIST train and
+    USPS train) is held out. Classifiers and LSTNet train on the rest; monitoring and every
+    choice between variants read the validation part only. The test sets are read once per
+    seed, after training, for the reported numbers.
+    """
+
+    validation_fraction: float = 0.1
+    # The split is the same for every run seed, so all seeds are scored on the same images.
+    validation_seed: int = 0
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Which translator the reported numbers score (beyond the paper; see README)."""
+
+    # "raw": the final weights, as the paper; "ema": their exponential moving average
+    # (needs train.ema_decay > 0).
+    weights: str = "raw"
+    # BatchNorm statistics of the scored path G1oE2 / G2oE1: "moving" (the moving averages
+    # pooled over every call during training, as the paper), "recomputed" (population
+    # statistics of training images passed through exactly that path) or "batch" (each test
+    # batch's own statistics).
+    batch_norm: str = "moving"
+    # Training batches (of train.batch_size) for the "recomputed" statistics.
+    batch_norm_batches: int = 300
+    # Also score with classifiers trained without augmentation (a stricter judge).
+    second_judge: bool = True
 
 
 @dataclass(frozen=True)
@@ -67,9 +102,12 @@ class TrainConfig:
     jit_compile: bool = False
     # Checkpoint, progress-bar "epoch" and accuracy-monitor interval, in steps.
     checkpoint_every: int = 500
-    # Test images translated and classified at each checkpoint: monitoring only, never used
-    # to choose the reported checkpoint (that is always the last one).
+    # Validation images per domain translated and classified at each checkpoint: monitoring
+    # only, never used to choose the reported checkpoint (that is always the last one).
     monitor_samples: int = 1000
+    # Decay of an exponential moving average of the encoder/generator weights, kept by the
+    # g optimizer (Keras' use_ema); 0 keeps none. It does not change training.
+    ema_decay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -89,11 +127,11 @@ class ClassifierConfig:
 class ExperimentConfig:
     preset: str = "paper"
     description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
-    # Rough seconds per training step on the reference CPU, for the run-time estimate.
-    estimated_seconds_per_step_cpu: float = 6.0
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -116,6 +154,20 @@ class ExperimentConfig:
                 f"train.steps ({self.train.steps}) must be a multiple of train.checkpoint_every "
                 f"({self.train.checkpoint_every}); change one of them"
             )
+        if not 0.0 < self.data.validation_fraction < 0.5:
+            problems.append("data.validation_fraction must be in (0, 0.5), got "
+                            f"{self.data.validation_fraction}")
+        if not 0.0 <= self.train.ema_decay < 1.0:
+            problems.append(f"train.ema_decay must be in [0, 1), got {self.train.ema_decay}")
+        if self.eval.weights not in EVAL_WEIGHTS:
+            problems.append(f"eval.weights must be one of {EVAL_WEIGHTS}, got {self.eval.weights!r}")
+        if self.eval.weights == "ema" and not self.train.ema_decay:
+            problems.append("eval.weights 'ema' needs train.ema_decay > 0 (no average is kept)")
+        if self.eval.batch_norm not in EVAL_BATCH_NORM:
+            problems.append(f"eval.batch_norm must be one of {EVAL_BATCH_NORM}, got "
+                            f"{self.eval.batch_norm!r}")
+        if self.eval.batch_norm_batches < 1:
+            problems.append("eval.batch_norm_batches must be >= 1")
         if min(self.classifier.mnist_epochs, self.classifier.usps_epochs) < 1:
             problems.append("classifier epochs must be >= 1")
         if problems:

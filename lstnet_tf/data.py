@@ -343,6 +343,42 @@ def load_all(data_dir=None, download: bool | None = None) -> dict:
             for split in ("train", "test")}
 
 
+def validation_indices(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Sorted indices of a class-stratified validation split: ``round(fraction * n_c)`` images
+    of each class c, drawn with a fixed seed. The same (labels, fraction, seed) give the same
+    split on every machine (NumPy's PCG64 permutation)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    held_out = []
+    for digit in np.unique(labels):
+        members = np.flatnonzero(labels == digit)
+        held_out.append(rng.permutation(members)[:round(fraction * len(members))])
+    return np.sort(np.concatenate(held_out))
+
+
+def load_splits(data_config, data_dir=None, download: bool | None = None) -> dict:
+    """The training sets split into ``{"train": ..., "validation": ...}``, each
+    ``{"mnist": (x, y), "usps": (x, y)}``; ``data_config`` is a ``config.DataConfig``.
+
+    The test sets are not read here: ``load_test`` reads them, once, for the final numbers.
+    """
+    splits = {"train": {}, "validation": {}}
+    for domain, load in (("mnist", load_mnist), ("usps", load_usps)):
+        x, y = load("train", data_dir, download)
+        held_out = validation_indices(y, data_config.validation_fraction,
+                                      data_config.validation_seed)
+        kept = np.setdiff1d(np.arange(len(y)), held_out, assume_unique=True)
+        splits["train"][domain] = (_read_only(x[kept]), _read_only(y[kept]))
+        splits["validation"][domain] = (_read_only(x[held_out]), _read_only(y[held_out]))
+    return splits
+
+
+def load_test(data_dir=None, download: bool | None = None) -> dict:
+    """The test sets, ``{"mnist": (x, y), "usps": (x, y)}``: read once per seed, after training."""
+    return {"mnist": load_mnist("test", data_dir, download),
+            "usps": load_usps("test", data_dir, download)}
+
+
 def _mnist_wanted(idx_file: _IdxFile) -> _Wanted:
     gz_name = idx_file.name + ".gz"
     return _Wanted(

@@ -1,9 +1,9 @@
-"""The evaluation protocol of section 3 (Table 2).
+"""The evaluation protocol of section 3 (Table 2), and the paired test against source-only.
 
-USPS->MNIST: translate the USPS test set with G1(E2(.)) and classify it with the MNIST
-classifier. MNIST->USPS: translate the MNIST test set with G2(E1(.)) and classify it with
-the USPS classifier. Source-only: the target test images, resized to the source size,
-classified with no adaptation (the lower bound).
+USPS->MNIST: translate the USPS images with G1(E2(.)) and classify them with the MNIST
+classifier. MNIST->USPS: translate the MNIST images with G2(E1(.)) and classify them with the
+USPS classifier. Source-only: the source images, resized to the target size, classified with
+no adaptation (the lower bound). The same functions score validation and test sets.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+from scipy import stats
 
 from lstnet_tf.classifier import predict_labels
 from lstnet_tf.data import test_images_resized
-
-DIRECTIONS = ("usps_to_mnist", "mnist_to_usps")
-DIRECTION_LABELS = {"usps_to_mnist": "USPS→MNIST", "mnist_to_usps": "MNIST→USPS"}
+from lstnet_tf.inference import DIRECTION_LABELS, DIRECTIONS, SOURCE_AND_TARGET  # noqa: F401
 
 
 def apply_in_batches(fn: Callable, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
@@ -25,33 +24,65 @@ def apply_in_batches(fn: Callable, images: np.ndarray, batch_size: int = 500) ->
                            for i in range(0, len(images), batch_size)])
 
 
+def correct_predictions(translate: Callable, classifier, images, labels) -> np.ndarray:
+    """Per image: does ``classifier`` give ``translate(image)`` its source label?"""
+    return predict_labels(classifier, apply_in_batches(translate, images)) == np.asarray(labels)
+
+
 def translation_accuracy(translate: Callable, classifier, images, labels) -> float:
     """Accuracy of ``classifier`` on ``translate(images)`` against the source labels."""
-    predicted = predict_labels(classifier, apply_in_batches(translate, images))
-    return float(np.mean(predicted == labels))
+    return float(np.mean(correct_predictions(translate, classifier, images, labels)))
 
 
-def evaluate_lstnet(model, classifiers: dict, test_sets: dict, limit: int | None = None) -> dict:
-    """Both Table 2 directions for a trained LSTNet.
+def direction_correct(translators: dict, classifiers: dict, sets: dict,
+                      limit: int | None = None) -> dict[str, np.ndarray]:
+    """Per direction, which source images are classified correctly after translation.
 
-    ``classifiers`` and ``test_sets`` are keyed by "mnist" / "usps"; ``limit`` evaluates only
-    the first ``limit`` test images (for monitoring during training).
+    ``translators[direction]`` maps a batch of source images into the target domain;
+    ``classifiers`` and ``sets`` are keyed by domain; ``limit`` scores only the first images.
     """
-    (x1, y1), (x2, y2) = test_sets["mnist"], test_sets["usps"]
-    return {
-        "usps_to_mnist": translation_accuracy(model.translate_2_to_1, classifiers["mnist"],
-                                              x2[:limit], y2[:limit]),
-        "mnist_to_usps": translation_accuracy(model.translate_1_to_2, classifiers["usps"],
-                                              x1[:limit], y1[:limit]),
-    }
+    correct = {}
+    for direction in DIRECTIONS:
+        source, target = SOURCE_AND_TARGET[direction]
+        x, y = sets[source]
+        correct[direction] = correct_predictions(translators[direction], classifiers[target],
+                                                 x[:limit], y[:limit])
+    return correct
 
 
-def evaluate_source_only(classifiers: dict, test_sets: dict) -> dict:
-    """The no-adaptation baseline: target test images resized to the source classifier's size."""
-    (x1, y1), (x2, y2) = test_sets["mnist"], test_sets["usps"]
-    return {
-        "usps_to_mnist": translation_accuracy(lambda x: test_images_resized(x, x1.shape[1]),
-                                              classifiers["mnist"], x2, y2),
-        "mnist_to_usps": translation_accuracy(lambda x: test_images_resized(x, x2.shape[1]),
-                                              classifiers["usps"], x1, y1),
-    }
+def source_only_translators(sets: dict) -> dict[str, Callable]:
+    """The no-adaptation "translation": resize to the target domain's image size."""
+    return {direction: (lambda x, size=sets[target][0].shape[1]: test_images_resized(x, size))
+            for direction, (_, target) in SOURCE_AND_TARGET.items()}
+
+
+def lstnet_translators(model) -> dict[str, Callable]:
+    """The trained model's own paths, BatchNorm in inference mode (moving statistics)."""
+    return {"usps_to_mnist": model.translate_2_to_1, "mnist_to_usps": model.translate_1_to_2}
+
+
+def accuracies(correct: dict[str, np.ndarray]) -> dict[str, float]:
+    return {direction: float(np.mean(values)) for direction, values in correct.items()}
+
+
+def evaluate_lstnet(model, classifiers: dict, sets: dict, limit: int | None = None) -> dict:
+    """Both Table 2 directions for a trained LSTNet, with its moving BatchNorm statistics."""
+    return accuracies(direction_correct(lstnet_translators(model), classifiers, sets, limit))
+
+
+def evaluate_source_only(classifiers: dict, sets: dict) -> dict:
+    """The no-adaptation baseline: source images resized to the target classifier's size."""
+    return accuracies(direction_correct(source_only_translators(sets), classifiers, sets))
+
+
+def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict:
+    """Exact McNemar test of two classifiers on the same images (two-sided binomial test on
+    the discordant pairs): ``a_only`` images only A gets right, ``b_only`` only B."""
+    correct_a, correct_b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    if correct_a.shape != correct_b.shape:
+        raise ValueError(f"McNemar needs the same images: {correct_a.shape} vs {correct_b.shape}")
+    a_only = int(np.sum(correct_a & ~correct_b))
+    b_only = int(np.sum(~correct_a & correct_b))
+    discordant = a_only + b_only
+    p_value = 1.0 if discordant == 0 else float(stats.binomtest(a_only, discordant, 0.5).pvalue)
+    return {"a_only": a_only, "b_only": b_only, "p_value": p_value}

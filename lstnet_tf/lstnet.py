@@ -25,10 +25,13 @@ GENERATOR_TERMS = ("g_adv_1", "g_adv_2", "g_adv_latent",
 LOSS_TERMS = DISCRIMINATOR_TERMS + GENERATOR_TERMS
 
 
-def default_optimizer(learning_rate=1e-4, beta_1=0.8, beta_2=0.999, name=None):
-    """The paper's Adam (section 3)."""
+def default_optimizer(learning_rate=1e-4, beta_1=0.8, beta_2=0.999, name=None,
+                      ema_decay: float = 0.0):
+    """The paper's Adam (section 3); ``ema_decay > 0`` also keeps a moving average of the
+    weights it trains (Keras' ``use_ema``; it does not change the updates)."""
     return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
-                                 name=name)
+                                 name=name, use_ema=ema_decay > 0,
+                                 ema_momentum=ema_decay or 0.99)
 
 
 def _bce(label: float, logits):
@@ -121,6 +124,15 @@ class LSTNet(keras.Model):
     def step(self) -> int:
         """Completed training steps."""
         return int(self.completed_steps.numpy())
+
+    def weight_averages(self) -> dict:
+        """The g optimizer's moving averages of the encoder/generator weights, keyed by
+        ``id(variable)`` (the optimizer keeps them in the order of ``translator_variables``)."""
+        optimizer = getattr(self.g_optimizer, "inner_optimizer", self.g_optimizer)
+        if not optimizer.use_ema:
+            raise ValueError("this LSTNet keeps no weight average: set train.ema_decay > 0")
+        return {id(v): average for v, average in
+                zip(self.translator_variables, optimizer._model_variables_moving_average)}
 
     def last_step_losses(self) -> dict[str, float]:
         return {name: float(v.numpy()) for name, v in self._last_step.items()}

@@ -20,9 +20,9 @@ import numpy as np
 import tensorflow as tf
 
 from lstnet_tf.config import ExperimentConfig
-from lstnet_tf.data import DataError
+from lstnet_tf.data import DataError, paired_dataset
 from lstnet_tf.lstnet import LOSS_TERMS, LSTNet, default_optimizer
-from lstnet_tf.report import write_atomically
+from lstnet_tf.files import write_atomically
 
 
 class NonFiniteLossError(RuntimeError):
@@ -57,7 +57,8 @@ def build_lstnet(config: ExperimentConfig) -> LSTNet:
                    dtype=resolve_precision(train.precision))
     model.compile(
         d_optimizer=default_optimizer(train.d_learning_rate, train.beta_1, train.beta_2, "d_adam"),
-        g_optimizer=default_optimizer(train.g_learning_rate, train.beta_1, train.beta_2, "g_adam"),
+        g_optimizer=default_optimizer(train.g_learning_rate, train.beta_1, train.beta_2, "g_adam",
+                                      ema_decay=train.ema_decay),
         loss_weights=train.loss_weights,
         jit_compile=train.jit_compile,
     )
@@ -200,17 +201,18 @@ class CheckpointAndMonitor(keras.callbacks.Callback):
             if new:
                 writer.writerow(["step", *values])
             writer.writerow([self.model.step, *(f"{v:.6g}" for v in values.values())])
-        print("  monitor (test subset, not used for selection): "
+        print("  monitor (validation subset, not used for selection): "
               + ", ".join(f"{k} {v:.4f}" for k, v in values.items()), flush=True)
 
 
-def train_lstnet(config: ExperimentConfig, dataset_fn: Callable[[int], tf.data.Dataset],
+def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray],
                  run_dir: Path, seed: int, monitor: Callable | None = None,
                  verbose: int = 1, callbacks: tuple = ()) -> LSTNet:
     """Trains (or resumes) one LSTNet in ``run_dir``; returns the model at the final step.
 
-    ``dataset_fn(start_step)`` must return the paired (x1, x2) dataset positioned at
-    ``start_step``; ``monitor(model) -> {name: value}`` runs at every checkpoint.
+    ``images`` are the (MNIST, USPS) training images; the paired stream is built from them,
+    ``config.train`` and ``seed``, positioned at the step the run resumes from.
+    ``monitor(model) -> {name: value}`` runs at every checkpoint.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -231,8 +233,10 @@ def train_lstnet(config: ExperimentConfig, dataset_fn: Callable[[int], tf.data.D
         print(f"Resuming LSTNet from step {start} of {total} ({store.directory}).")
     print(f"Training LSTNet for {total - start} steps; one epoch = {every} steps; "
           f"precision {resolve_precision(config.train.precision)}.", flush=True)
+    stream = paired_dataset(*images, batch_size=config.train.batch_size, seed=seed,
+                            augment=config.train.augment, start_step=start)
     model.fit(
-        dataset_fn(start),
+        stream,
         epochs=total // every,
         steps_per_epoch=every,
         initial_epoch=start // every,

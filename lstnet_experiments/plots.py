@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lstnet_tf.report import write_atomically  # noqa: E402
+from lstnet_tf.files import write_atomically  # noqa: E402
 
 
 def _save(fig, path: Path) -> Path:

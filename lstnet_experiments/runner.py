@@ -1,0 +1,230 @@
+"""The one runner every experiment uses: config -> data -> classifiers -> LSTNet training ->
+validation study -> test evaluation -> artefacts.
+
+Protocol (README, "Evaluation protocol"):
+- the training sets are split once (``config.data``); classifiers and LSTNet train on the
+  rest, monitoring and the validation study read the validation part only;
+- the test sets are read once per seed, after training, by ``Runner.test_evaluation``, and
+  only for the variant the config names (``config.eval``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lstnet_tf import data
+from lstnet_tf.classifier import accuracy, load_or_train_classifiers
+from lstnet_tf.config import EVAL_BATCH_NORM, EVAL_WEIGHTS, ExperimentConfig
+from lstnet_tf.evaluate import (accuracies, direction_correct, evaluate_lstnet, mcnemar,
+                                source_only_translators)
+from lstnet_tf.files import environment, write_atomically
+from lstnet_tf.inference import DIRECTIONS, SOURCE_AND_TARGET, prepared_translator, scoring_function
+from lstnet_tf.training import train_lstnet
+from lstnet_experiments.report import seed_file
+
+
+def variant_name(weights: str, batch_norm: str) -> str:
+    return f"{weights}/{batch_norm}"
+
+
+class Runner:
+    """Runs seeds of one configuration; checkpoints and cached classifiers go to ``work_dir``."""
+
+    def __init__(self, config: ExperimentConfig, work_dir: Path, data_dir=None,
+                 download: bool | None = None, verbose: int = 2, command: str | None = None):
+        self.config, self.work = config, Path(work_dir)
+        self.data_dir, self.download, self.verbose = data_dir, download, verbose
+        self.command = command or "python " + " ".join([Path(sys.argv[0]).name] + sys.argv[1:])
+        self._splits = None
+
+    # ------------------------------------------------------------------ data
+
+    @property
+    def splits(self) -> dict:
+        """``{"train"|"validation": {domain: (x, y)}}``, loaded once."""
+        if self._splits is None:
+            self._splits = data.load_splits(self.config.data, self.data_dir, self.download)
+        return self._splits
+
+    def data_split_description(self) -> dict:
+        d = self.config.data
+        return {
+            "rule": "class-stratified, round(fraction * class size) per class, NumPy PCG64 "
+                    "permutation per class (lstnet_tf.data.validation_indices)",
+            "fraction": d.validation_fraction, "seed": d.validation_seed,
+            "sizes": {split: {domain: len(xy[1]) for domain, xy in domains.items()}
+                      for split, domains in self.splits.items()},
+            "usps": "standard 7291 train / 2007 test, native 16x16",
+        }
+
+    # ----------------------------------------------------------- classifiers
+
+    def classifiers(self, seed: int, augment: bool = True) -> tuple[dict, dict]:
+        """The seed's MNIST and USPS classifiers (cached) and their validation accuracies."""
+        config = dataclasses.replace(self.config.classifier, augment=augment)
+        d = self.config.data
+        return load_or_train_classifiers(
+            self.splits, config, seed, self.work / "classifiers", self.verbose,
+            data_key=f"-val{d.validation_fraction:g}s{d.validation_seed}")
+
+    # -------------------------------------------------------------- training
+
+    def monitor(self, classifiers: dict):
+        """Validation-subset accuracy at each checkpoint (and of the weight average)."""
+        limit = self.config.train.monitor_samples
+        validation = self.splits["validation"]
+
+        def monitor(model) -> dict:
+            values = evaluate_lstnet(model, classifiers, validation, limit)
+            if self.config.train.ema_decay:
+                averaged = self.translators(model, "ema", "moving")
+                values.update({f"{d}_ema": v for d, v in accuracies(
+                    direction_correct(averaged, classifiers, validation, limit)).items()})
+            return values
+        return monitor
+
+    def train(self, seed: int, classifiers: dict | None = None, callbacks: tuple = ()):
+        train = self.splits["train"]
+        return train_lstnet(self.config, (train["mnist"][0], train["usps"][0]),
+                            self.work / f"seed{seed}", seed,
+                            monitor=self.monitor(classifiers) if classifiers else None,
+                            verbose=self.verbose, callbacks=callbacks)
+
+    # ------------------------------------------------------------ evaluation
+
+    def prepared_translators(self, model, weights: str, batch_norm: str) -> dict:
+        """Standalone path models of both directions, BatchNorm statistics set as asked."""
+        train = self.splits["train"]
+        return {d: prepared_translator(
+                    model, d, weights, batch_norm,
+                    source_train_images=train[SOURCE_AND_TARGET[d][0]][0],
+                    batch_size=self.config.train.batch_size,
+                    batches=self.config.eval.batch_norm_batches)
+                for d in DIRECTIONS}
+
+    def translators(self, model, weights: str, batch_norm: str) -> dict:
+        """Per direction, the function that translates a batch for scoring."""
+        return {d: scoring_function(path, batch_norm)
+                for d, path in self.prepared_translators(model, weights, batch_norm).items()}
+
+    def validation_study(self, model, classifiers: dict) -> dict:
+        """Full-validation accuracy of every weights x BatchNorm-statistics variant."""
+        weights = [w for w in EVAL_WEIGHTS if w == "raw" or self.config.train.ema_decay]
+        study = {}
+        for w in weights:
+            for batch_norm in EVAL_BATCH_NORM:
+                study[variant_name(w, batch_norm)] = accuracies(direction_correct(
+                    self.translators(model, w, batch_norm), classifiers,
+                    self.splits["validation"]))
+                print(f"  validation {variant_name(w, batch_norm)}: "
+                      + ", ".join(f"{d} {v:.4f}" for d, v in
+                                  study[variant_name(w, batch_norm)].items()), flush=True)
+        return study
+
+    def test_evaluation(self, translators: dict, judges: dict[str, dict]) -> tuple[dict, dict]:
+        """Reads the test sets (once) and scores LSTNet and source-only under each judge.
+
+        Returns the per-judge results and the test sets (for figures)."""
+        test = data.load_test(self.data_dir, self.download)
+        results = {}
+        for judge, classifiers in judges.items():
+            lstnet = direction_correct(translators, classifiers, test)
+            baseline = direction_correct(source_only_translators(test), classifiers, test)
+            results[judge] = {
+                "classifier_accuracy": {domain: accuracy(classifiers[domain], *test[domain])
+                                        for domain in ("mnist", "usps")},
+                "lstnet": accuracies(lstnet),
+                "source_only": accuracies(baseline),
+                "mcnemar": {d: _paired_test(lstnet[d], baseline[d]) for d in DIRECTIONS},
+            }
+        return results, test
+
+    # --------------------------------------------------------------- a seed
+
+    def run_seed(self, seed: int, out_dir: Path) -> dict:
+        """Classifiers, training, validation study, test, then ``seed<N>.json``, the seed's
+        logs and its two standalone translator models in ``out_dir``."""
+        timings, out_dir = {}, Path(out_dir)
+        start = time.time()
+        classifiers, classifier_validation = self.classifiers(seed, augment=True)
+        judges = {"augmented": classifiers}
+        if self.config.eval.second_judge:
+            # One fixed pair for every seed (trained with seed 0): the same strict judge of all.
+            judges["plain"], _ = self.classifiers(0, augment=False)
+        timings["classifiers"] = round(time.time() - start, 1)
+
+        start, before = time.time(), _completed_steps(self.work / f"seed{seed}")
+        model = self.train(seed, classifiers)
+        timings["training"] = round(time.time() - start, 1)
+        trained = model.step - before
+        seconds_per_step = round(timings["training"] / trained, 4) if trained else None
+
+        start = time.time()
+        print(f"Validation study (seed {seed}, final step {model.step}):", flush=True)
+        study = self.validation_study(model, classifiers)
+        evaluated = {"weights": self.config.eval.weights, "batch_norm": self.config.eval.batch_norm}
+        paths = self.prepared_translators(model, **evaluated)
+        test_results, test = self.test_evaluation(
+            {d: scoring_function(p, evaluated["batch_norm"]) for d, p in paths.items()}, judges)
+        timings["evaluation"] = round(time.time() - start, 1)
+
+        run_dir = self.work / f"seed{seed}"
+        for name in ("losses", "monitor"):
+            write_atomically(out_dir / f"{name}_seed{seed}.csv", (run_dir / f"{name}.csv").read_bytes())
+        for direction, path in paths.items():
+            save_model_atomically(path, out_dir / "models" / f"seed{seed}" / f"{direction}.keras")
+        result = {
+            "seed": seed,
+            "preset": self.config.preset,
+            "step": model.step,
+            "evaluated": variant_name(**evaluated),
+            "test": test_results,
+            "validation": {
+                "classifier_accuracy": classifier_validation,
+                "source_only": accuracies(direction_correct(
+                    source_only_translators(self.splits["validation"]), classifiers,
+                    self.splits["validation"])),
+                "variants": study,
+            },
+            "timing": {"seconds_per_step": seconds_per_step, "steps_trained": trained,
+                       "wall_seconds": timings},
+            "provenance": {
+                "command": self.command,
+                "config": self.config.to_dict(),
+                "data_split": self.data_split_description(),
+                "labels_read": "classifiers: training labels (fit part) and validation labels; "
+                               "LSTNet: none; monitor and variant study: validation labels of "
+                               "both domains; test labels: once, for the reported numbers",
+                "environment": environment(),
+                "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            },
+        }
+        write_atomically(seed_file(out_dir, seed), json.dumps(result, indent=2) + "\n")
+        self.last = {"model": model, "classifiers": classifiers, "test": test, "paths": paths}
+        return result
+
+
+def _paired_test(lstnet_correct: np.ndarray, source_only_correct: np.ndarray) -> dict:
+    test = mcnemar(lstnet_correct, source_only_correct)
+    return {"lstnet_only_correct": test["a_only"], "source_only_correct": test["b_only"],
+            "p_value": test["p_value"], "images": int(len(lstnet_correct))}
+
+
+def _completed_steps(run_dir: Path) -> int:
+    pointer = run_dir / "checkpoints" / "latest"
+    return int(pointer.read_text()) if pointer.is_file() else 0
+
+
+def save_model_atomically(model, path: Path) -> None:
+    """``model.save`` to a temporary name in the same directory, then renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    model.save(tmp)
+    os.replace(tmp, path)

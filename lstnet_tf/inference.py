@@ -1,0 +1,116 @@
+"""The scored translation paths as standalone Keras models.
+
+USPS->MNIST is G1 o E2 = G1* o G_s o E_s o E2*, MNIST->USPS is G2 o E1 = G2* o G_s o E_s o E1*.
+``translator`` copies one path out of a trained LSTNet into its own ``keras.Model`` (four
+cloned sub-models, plain Keras layers only), with either the final weights or their moving
+average. The copy can then get BatchNorm statistics of its own:
+
+- ``"moving"``: the moving averages kept during training. The shared parts E_s and G_s pool
+  every call of a training step in them (E_s sees E1*(x1), E2*(x2), E2*(x12), E1*(x21)), so
+  no scored path was normalised with exactly these statistics in training.
+- ``"recomputed"``: ``recompute_batch_norm_statistics`` replaces them by the statistics of
+  training images passed through exactly this path (upstream layers normalising with their
+  batch statistics, as in training).
+- ``"batch"``: every batch is normalised with its own statistics (``training=True``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import keras
+import numpy as np
+
+DIRECTIONS = ("usps_to_mnist", "mnist_to_usps")
+DIRECTION_LABELS = {"usps_to_mnist": "USPS→MNIST", "mnist_to_usps": "MNIST→USPS"}
+# direction -> (source domain, target domain); domain 1 is MNIST, domain 2 USPS.
+SOURCE_AND_TARGET = {"usps_to_mnist": ("usps", "mnist"), "mnist_to_usps": ("mnist", "usps")}
+DOMAIN_INDEX = {"mnist": 0, "usps": 1}
+
+
+def path_parts(networks, direction: str) -> list[keras.Model]:
+    """E_source*, E_s, G_s, G_target* of ``direction``, in the order they are applied."""
+    source, target = (DOMAIN_INDEX[d] for d in SOURCE_AND_TARGET[direction])
+    return [networks.private_encoders[source], networks.shared_encoder,
+            networks.shared_generator, networks.private_generators[target]]
+
+
+def translator(model, direction: str, weights: str = "raw") -> keras.Model:
+    """A standalone copy of ``direction``'s path of the LSTNet ``model``.
+
+    ``weights="ema"`` puts the g optimizer's moving average of each trainable weight in the
+    copy (BatchNorm's moving statistics are not trainable and are copied as they are). The
+    model is left unchanged.
+    """
+    averages = model.weight_averages() if weights == "ema" else {}
+    parts = []
+    for part in path_parts(model.networks, direction):
+        copy = keras.models.clone_model(part)
+        copy.set_weights(part.get_weights())
+        for original, copied in zip(part.trainable_variables, copy.trainable_variables):
+            if id(original) in averages:
+                copied.assign(averages[id(original)])
+        parts.append(copy)
+    x = image = keras.Input(parts[0].inputs[0].shape[1:], name="image")
+    for part in parts:
+        x = part(x)
+    return keras.Model(image, x, name=direction)
+
+
+def batch_norm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
+    """Every BatchNormalization layer of ``model``, nested models included."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            found.append(layer)
+        elif isinstance(layer, keras.Model):
+            found.extend(batch_norm_layers(layer))
+    return found
+
+
+def recompute_batch_norm_statistics(model: keras.Model, batches: Iterable) -> int:
+    """Sets every BatchNorm layer's moving mean/variance to the mean, over ``batches``, of
+    the batch means/variances of its input, with the model run as in training.
+
+    Only the moving statistics change (a cumulative average: momentum 1 - 1/k at the k-th
+    batch, as torch's ``update_bn``); trainable weights are untouched. Returns the number of
+    batches used.
+    """
+    norms = batch_norm_layers(model)
+    momenta = [norm.momentum for norm in norms]
+    count = 0
+    try:
+        for count, batch in enumerate(batches, start=1):
+            for norm in norms:
+                norm.momentum = 1.0 - 1.0 / count
+            model(batch, training=True)
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+    return count
+
+
+def sample_batches(images: np.ndarray, batch_size: int, count: int, seed: int):
+    """``count`` batches of ``batch_size`` images drawn without replacement within a batch."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        yield images[np.sort(rng.choice(len(images), size=batch_size, replace=False))]
+
+
+def scoring_function(path: keras.Model, batch_norm: str) -> Callable:
+    """The function that translates a batch for scoring, given the statistics mode."""
+    training = batch_norm == "batch"
+    return lambda images: path(images, training=training)
+
+
+def prepared_translator(model, direction: str, weights: str, batch_norm: str,
+                        source_train_images: np.ndarray | None = None, batch_size: int = 64,
+                        batches: int = 300, seed: int = 0) -> keras.Model:
+    """``translator`` with its BatchNorm statistics set for ``batch_norm``."""
+    path = translator(model, direction, weights)
+    if batch_norm == "recomputed":
+        if source_train_images is None:
+            raise ValueError("recomputed BatchNorm statistics need the source training images")
+        recompute_batch_norm_statistics(
+            path, sample_batches(source_train_images, batch_size, batches, seed))
+    return path
