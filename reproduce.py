@@ -5,21 +5,21 @@
     python reproduce.py --all --preset cpu --seeds 0 1 2
     python reproduce.py --summary --preset paper   # Table 1 networks, keras summaries
 
-Steps of --all, per seed: train (or load cached) MNIST and USPS classifiers, train LSTNet
-(resuming from the last checkpoint in --work-dir if a run was interrupted), evaluate the
-final checkpoint in both directions, then write Table 2 and the figures to --out.
+Steps of --all, per seed: train (or load cached) MNIST and USPS classifiers on the training
+sets minus a fixed validation split, train LSTNet (resuming from the last checkpoint in
+--work-dir if a run was interrupted), score every evaluation variant on validation, read the
+test sets once for the configured variant, and write seed<N>.json, the seed's translator
+models and logs to --out. Table 2 is then rebuilt from every seed file in --out, so a later
+run with another seed adds to it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import time
 from pathlib import Path
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
@@ -57,6 +57,9 @@ def parse_args(argv=None):
                         help="where tables and figures go (default: results/<preset>)")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="checkpoints, logs and cached classifiers (default: runs/<preset>)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log lines (hidden by default; also "
+                             "LSTNET_VERBOSE=1)")
     parser.add_argument("--quiet", action="store_true",
                         help="one progress line per epoch instead of live progress bars "
                              "(automatic when the output is not a terminal)")
@@ -202,6 +205,9 @@ def _write_figures(first: dict, out: Path, seed: int, preset: str):
 
 
 def main(argv=None) -> int:
+    from lstnet_tf.console import hide_tensorflow_logs
+
+    hide_tensorflow_logs("--verbose" in (sys.argv[1:] if argv is None else argv))
     args = parse_args(argv)
     if args.summary:
         from lstnet_tf.models import print_summaries

@@ -542,3 +542,43 @@ def test_resizing_between_the_two_domains(shared_data_dir):
         blank = np.full_like(original[:2], data.BACKGROUND)
         resized_blank = data.test_images_resized(blank, size)
         np.testing.assert_allclose(resized_blank, data.BACKGROUND, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------
+# The validation split
+
+
+def test_validation_split_is_stratified_fixed_and_seeded():
+    """10% of each class, the same indices for the same seed, other indices for another."""
+    from lstnet_tf.data import validation_indices
+
+    labels = np.repeat(np.arange(10), [100, 90, 80, 70, 60, 50, 40, 30, 20, 10])
+    held_out = validation_indices(labels, 0.1, seed=0)
+    counts = np.bincount(labels[held_out], minlength=10)
+    np.testing.assert_array_equal(counts, [10, 9, 8, 7, 6, 5, 4, 3, 2, 1])
+    np.testing.assert_array_equal(held_out, validation_indices(labels, 0.1, seed=0))
+    assert not np.array_equal(held_out, validation_indices(labels, 0.1, seed=1))
+    assert np.all(np.diff(held_out) > 0)
+
+
+def test_load_splits_is_disjoint_from_training_and_covers_the_training_set(shared_data_dir):
+    """Every training image goes to exactly one part; the validation part holds 10% of each
+    class of both training sets; the test sets are not part of it."""
+    from lstnet_tf.config import DataConfig
+    from lstnet_tf.data import load_splits, load_usps, validation_indices
+
+    splits = load_splits(DataConfig(), shared_data_dir, download=False)
+    for domain, total in (("mnist", 60000), ("usps", 7291)):
+        (x_fit, y_fit), (x_val, y_val) = splits["train"][domain], splits["validation"][domain]
+        assert len(y_fit) + len(y_val) == total
+        assert abs(len(y_val) - total // 10) <= 10
+    x, y = load_usps("train", shared_data_dir, download=False)
+    held_out = validation_indices(y, 0.1, 0)
+    np.testing.assert_array_equal(splits["validation"]["usps"][0], x[held_out])
+    fit_rows = {row.tobytes() for row in splits["train"]["usps"][0].reshape(len(y) - len(held_out), -1)}
+    val_rows = [row.tobytes() for row in x[held_out].reshape(len(held_out), -1)]
+    # USPS has a few duplicate images; the split is by index, so only those may coincide.
+    assert sum(row in fit_rows for row in val_rows) <= 5
+    fit_labels = np.bincount(splits["train"]["usps"][1], minlength=10)
+    val_labels = np.bincount(splits["validation"]["usps"][1], minlength=10)
+    np.testing.assert_allclose(val_labels / (fit_labels + val_labels), 0.1, atol=0.005)

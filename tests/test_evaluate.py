@@ -7,9 +7,6 @@ how many images a translation corrupts, never from a real run.
 
 from __future__ import annotations
 
-import csv
-import json
-import statistics
 
 import numpy as np
 import pytest
@@ -17,8 +14,6 @@ import pytest
 from lstnet_tf import evaluate
 from lstnet_tf.evaluate import (apply_in_batches, evaluate_lstnet, evaluate_source_only,
                                 translation_accuracy)
-from lstnet_tf.report import (CSV_COLUMNS, build_table, table_csv, table_markdown,
-                              write_table2)
 
 MNIST_SIZE, USPS_SIZE = 28, 16
 
@@ -227,148 +222,29 @@ def test_source_only_scores_against_the_target_labels(test_sets, classifiers):
 
 
 # ---------------------------------------------------------------------------------------
-# Table 2: build_table and the writers
-
-PER_SEED_3 = {
-    2: {"usps_to_mnist": 0.9, "mnist_to_usps": 0.6},
-    0: {"usps_to_mnist": 0.5, "mnist_to_usps": 0.8},
-    1: {"usps_to_mnist": 0.7, "mnist_to_usps": 0.7},
-}
-SOURCE_ONLY = {"usps_to_mnist": 0.31, "mnist_to_usps": 0.42}
-CLASSIFIER_ACCURACY = {"mnist": 0.11, "usps": 0.22}
-PUBLISHED = {
-    "USPS→MNIST": {"CoGAN": 0.9315, "UNIT": 0.9358, "DeepJDOT": 0.964, "LSTNet (paper)": 0.9701,
-                   "classifier (paper)": 0.9941},
-    "MNIST→USPS": {"CoGAN": 0.9565, "UNIT": 0.9597, "DeepJDOT": 0.957, "LSTNet (paper)": 0.9761,
-                   "classifier (paper)": 0.9751},
-}
+# McNemar's paired test
 
 
-@pytest.fixture
-def rows():
-    return build_table(PER_SEED_3, SOURCE_ONLY, CLASSIFIER_ACCURACY)
+def test_mcnemar_counts_the_discordant_pairs_of_a_hand_made_table():
+    """A right / B wrong on 3 images, A wrong / B right on 1, both right on 2, both wrong on 1:
+    the exact two-sided binomial p of 3 of 4 discordant pairs is 2 * (4 + 1) / 16 = 0.625."""
+    a = np.array([1, 1, 1, 0, 1, 1, 0], bool)
+    b = np.array([0, 0, 0, 1, 1, 1, 0], bool)
+    result = evaluate.mcnemar(a, b)
+    assert (result["a_only"], result["b_only"]) == (3, 1)
+    assert result["p_value"] == pytest.approx(0.625)
+    swapped = evaluate.mcnemar(b, a)
+    assert (swapped["a_only"], swapped["b_only"]) == (1, 3)
+    assert swapped["p_value"] == pytest.approx(0.625)
 
 
-@pytest.fixture
-def provenance():
-    return {"command": "python reproduce.py --all --seeds 0 1 2", "preset": "test",
-            "seeds": [0, 1, 2], "steps": 4, "config": {"model": {"width": 0.5}},
-            "environment": {"git_commit": "0123abc", "tensorflow": "x"}}
+def test_mcnemar_p_value_by_hand_for_a_lopsided_table():
+    """10 discordant pairs all won by A: p = 2 * 0.5**10; no discordant pair: p = 1."""
+    a, b = np.ones(30, bool), np.r_[np.zeros(10, bool), np.ones(20, bool)]
+    assert evaluate.mcnemar(a, b)["p_value"] == pytest.approx(2 * 0.5 ** 10)
+    assert evaluate.mcnemar(a, a)["p_value"] == 1.0
 
 
-def test_build_table_rows_and_columns(rows):
-    """Two rows, USPS→MNIST then MNIST→USPS, with exactly the CSV columns."""
-    assert [r["direction"] for r in rows] == ["USPS→MNIST", "MNIST→USPS"]
-    for row in rows:
-        assert set(row) == set(CSV_COLUMNS) and len(row) == len(CSV_COLUMNS)
-
-
-def test_build_table_mean_and_sample_std_over_three_seeds(rows):
-    """USPS→MNIST 0.5/0.7/0.9 -> 0.7 ± 0.2; MNIST→USPS 0.8/0.7/0.6 -> 0.7 ± 0.1 (sample std)."""
-    by_direction = {r["direction"]: r for r in rows}
-    u2m, m2u = by_direction["USPS→MNIST"], by_direction["MNIST→USPS"]
-    assert u2m["LSTNet (ours) mean"] == pytest.approx(0.7)
-    assert u2m["LSTNet (ours) std"] == pytest.approx(0.2)
-    assert m2u["LSTNet (ours) mean"] == pytest.approx(0.7)
-    assert m2u["LSTNet (ours) std"] == pytest.approx(0.1)
-    assert u2m["LSTNet (ours) per seed"] == {"0": 0.5, "1": 0.7, "2": 0.9}
-    assert list(u2m["LSTNet (ours) per seed"]) == ["0", "1", "2"]
-    assert m2u["LSTNet (ours) per seed"] == {"0": 0.8, "1": 0.7, "2": 0.6}
-
-
-def test_build_table_two_seeds_uses_the_sample_std():
-    """0.2 and 0.4: mean 0.3, sample std sqrt(0.02) ≈ 0.1414 (not the population 0.1)."""
-    rows = build_table({0: {"usps_to_mnist": 0.2, "mnist_to_usps": 0.5},
-                        5: {"usps_to_mnist": 0.4, "mnist_to_usps": 0.5}},
-                       SOURCE_ONLY, CLASSIFIER_ACCURACY)
-    assert rows[0]["LSTNet (ours) mean"] == pytest.approx(0.3)
-    assert rows[0]["LSTNet (ours) std"] == pytest.approx(0.02 ** 0.5)
-    assert rows[0]["LSTNet (ours) std"] == pytest.approx(statistics.stdev([0.2, 0.4]))
-    assert rows[1]["LSTNet (ours) std"] == 0.0
-    assert rows[0]["LSTNet (ours) per seed"] == {"0": 0.2, "5": 0.4}
-
-
-def test_build_table_one_seed_has_zero_std():
-    """A single seed: the mean is its value and the std is 0 (not an error)."""
-    rows = build_table({3: {"usps_to_mnist": 0.25, "mnist_to_usps": 0.75}},
-                       SOURCE_ONLY, CLASSIFIER_ACCURACY)
-    assert [(r["LSTNet (ours) mean"], r["LSTNet (ours) std"]) for r in rows] == [(0.25, 0.0),
-                                                                                (0.75, 0.0)]
-
-
-def test_build_table_places_published_source_only_and_classifier_values(rows):
-    """Published numbers are the paper's; source-only goes to its direction; each direction
-    shows the target-domain classifier (MNIST for USPS→MNIST, USPS for MNIST→USPS)."""
-    by_direction = {r["direction"]: r for r in rows}
-    for direction, published in PUBLISHED.items():
-        for column, value in published.items():
-            assert by_direction[direction][column] == value, (direction, column)
-    assert by_direction["USPS→MNIST"]["source-only (ours)"] == 0.31
-    assert by_direction["MNIST→USPS"]["source-only (ours)"] == 0.42
-    assert by_direction["USPS→MNIST"]["classifier (ours)"] == 0.11
-    assert by_direction["MNIST→USPS"]["classifier (ours)"] == 0.22
-
-
-def _csv_rows(text: str) -> tuple[list[str], list[dict]]:
-    """The '#' comment lines and the parsed CSV records after them."""
-    lines = text.splitlines()
-    comments = [line for line in lines if line.startswith("#")]
-    body = [line for line in lines if not line.startswith("#")]
-    reader = csv.DictReader(body)
-    records = list(reader)
-    assert tuple(reader.fieldnames) == CSV_COLUMNS
-    return comments, records
-
-
-def test_table_csv_has_the_columns_values_and_provenance_comments(rows, provenance):
-    """CSV: '#' provenance lines, then the CSV_COLUMNS header and one record per direction
-    whose numbers equal the rows' (per-seed values as JSON)."""
-    comments, records = _csv_rows(table_csv(rows, provenance))
-    assert any("0123abc" in line for line in comments)
-    assert any(line.startswith("# preset") and "test" in line for line in comments)
-    assert [r["direction"] for r in records] == ["USPS→MNIST", "MNIST→USPS"]
-    for record, row in zip(records, rows):
-        for column in CSV_COLUMNS[1:]:
-            if column == "LSTNet (ours) per seed":
-                assert json.loads(record[column]) == row[column]
-            else:
-                assert float(record[column]) == pytest.approx(row[column]), column
-
-
-def test_table_markdown_has_every_row_and_the_provenance(rows, provenance):
-    """Markdown: a header with the column names, one line per direction with mean ± std and
-    the per-seed values at 4 decimals, and the provenance as JSON."""
-    text = table_markdown(rows, provenance)
-    header = next(line for line in text.splitlines() if line.startswith("| direction"))
-    for column in ("CoGAN", "UNIT", "DeepJDOT", "LSTNet (paper)", "source-only (ours)",
-                   "LSTNet (ours)", "per seed", "classifier"):
-        assert column in header
-    u2m = next(line for line in text.splitlines() if line.startswith("| USPS→MNIST"))
-    m2u = next(line for line in text.splitlines() if line.startswith("| MNIST→USPS"))
-    assert "0.7000 ± 0.2000" in u2m and "0.7000 ± 0.1000" in m2u
-    assert "0: 0.5000, 1: 0.7000, 2: 0.9000" in u2m
-    assert "0.9315" in u2m and "0.9761" in m2u
-    assert "0.1100 / 0.9941" in u2m and "0.2200 / 0.9751" in m2u
-    assert "## Provenance" in text
-    provenance_json = text.split("```json", 1)[1].split("```", 1)[0]
-    assert json.loads(provenance_json) == provenance
-
-
-def test_write_table2_writes_three_files_atomically_and_overwrites(tmp_path, rows, provenance):
-    """table2.md/.csv/.json are written into a new directory; writing again replaces them and
-    leaves no temporary file behind."""
-    out = tmp_path / "new" / "out"
-    paths = write_table2(out, rows, provenance)
-    assert sorted(p.name for p in paths) == ["table2.csv", "table2.json", "table2.md"]
-    first = json.loads((out / "table2.json").read_text())
-    assert first["rows"] == rows and first["provenance"] == provenance
-
-    changed = build_table({0: {"usps_to_mnist": 0.125, "mnist_to_usps": 0.375}},
-                          SOURCE_ONLY, CLASSIFIER_ACCURACY)
-    write_table2(out, changed, {**provenance, "seeds": [0]})
-    second = json.loads((out / "table2.json").read_text())
-    assert second["rows"][0]["LSTNet (ours) mean"] == 0.125
-    assert "0.1250 ± 0.0000" in (out / "table2.md").read_text()
-    _, records = _csv_rows((out / "table2.csv").read_text())
-    assert float(records[1]["LSTNet (ours) mean"]) == 0.375
-    assert sorted(p.name for p in out.iterdir()) == ["table2.csv", "table2.json", "table2.md"]
+def test_mcnemar_refuses_different_image_sets():
+    with pytest.raises(ValueError, match="same images"):
+        evaluate.mcnemar(np.ones(3, bool), np.ones(4, bool))

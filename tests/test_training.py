@@ -11,21 +11,17 @@ import pytest
 import tensorflow as tf
 
 from lstnet_tf.config import ExperimentConfig, ModelConfig, TrainConfig
-from lstnet_tf.data import paired_dataset
 from lstnet_tf.lstnet import LOSS_TERMS
 from lstnet_tf.training import CheckpointStore, NonFiniteLossError, build_lstnet, train_lstnet
 
 CONFIG = ExperimentConfig(
     model=ModelConfig(width=0.0625),
-    train=TrainConfig(steps=4, checkpoint_every=2, batch_size=4),
+    train=TrainConfig(steps=4, checkpoint_every=2, batch_size=4, ema_decay=0.9),
 )
 RNG = np.random.default_rng(0)
 X1 = RNG.uniform(-1, 1, (24, 28, 28, 1)).astype("float32")
 X2 = RNG.uniform(-1, 1, (12, 16, 16, 1)).astype("float32")
-
-
-def dataset_fn(start_step):
-    return paired_dataset(X1, X2, batch_size=4, seed=3, start_step=start_step)
+IMAGES = (X1, X2)
 
 
 def _with_steps(steps):
@@ -52,7 +48,7 @@ def _read_rows(path):
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("uninterrupted")
-    return train_lstnet(CONFIG, dataset_fn, run_dir, seed=1, verbose=0), run_dir
+    return train_lstnet(CONFIG, IMAGES, run_dir, seed=1, verbose=0), run_dir
 
 
 def test_training_writes_step_logs_and_checkpoints(uninterrupted):
@@ -73,9 +69,9 @@ def test_resume_after_kill_matches_an_uninterrupted_run(uninterrupted, tmp_path)
     deterministic and the data stream is a pure function of (seed, step)."""
     reference, reference_dir = uninterrupted
     with pytest.raises(KeyboardInterrupt):
-        train_lstnet(CONFIG, dataset_fn, tmp_path, seed=1, verbose=0, callbacks=(KillAfter(3),))
+        train_lstnet(CONFIG, IMAGES, tmp_path, seed=1, verbose=0, callbacks=(KillAfter(3),))
     assert CheckpointStore(tmp_path / "checkpoints").latest_step() == 2
-    resumed = train_lstnet(CONFIG, dataset_fn, tmp_path, seed=1, verbose=0)
+    resumed = train_lstnet(CONFIG, IMAGES, tmp_path, seed=1, verbose=0)
     assert resumed.step == 4
     for a, b in zip(reference.weights, resumed.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
@@ -91,22 +87,31 @@ def test_resume_after_kill_matches_an_uninterrupted_run(uninterrupted, tmp_path)
 
 def test_a_finished_run_is_not_trained_again(uninterrupted, capsys):
     model, run_dir = uninterrupted
-    again = train_lstnet(CONFIG, dataset_fn, run_dir, seed=1, verbose=0)
+    again = train_lstnet(CONFIG, IMAGES, run_dir, seed=1, verbose=0)
     assert again.step == 4
     assert "already trained" in capsys.readouterr().out
     for a, b in zip(model.weights, again.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-def test_planted_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
-    def poisoned(start_step):
-        def plant(step, batch):
-            x1, x2 = batch
-            return tf.cond(step == 2, lambda: x1 * np.nan, lambda: x1), x2
-        return dataset_fn(start_step).enumerate(start_step).map(plant)
+class PoisonAfter(keras.callbacks.Callback):
+    """Makes one encoder weight NaN when step ``step + 1`` begins (after the checkpoint of
+    ``step``), so that step's losses are NaN."""
 
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.model.step == self.step:
+            kernel = self.model.networks.private_encoders[0].trainable_variables[0]
+            kernel.assign(tf.fill(kernel.shape, np.nan))
+
+
+def test_planted_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     with pytest.raises(NonFiniteLossError, match=r"non-finite loss at step 3.*step 2"):
-        train_lstnet(_with_steps(4), poisoned, tmp_path, seed=1, verbose=0)
+        train_lstnet(_with_steps(4), IMAGES, tmp_path, seed=1, verbose=0,
+                     callbacks=(PoisonAfter(2),))
     store = CheckpointStore(tmp_path / "checkpoints")
     assert store.latest_step() == 2
     restored = build_lstnet(CONFIG)

@@ -1,0 +1,143 @@
+"""Table 2 aggregated from per-seed result files, on hand-made files whose numbers are known."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+
+import pytest
+
+from lstnet_experiments.report import (CSV_COLUMNS, ResultsError, build_table,
+                                       read_seed_results, seed_file, write_table2)
+
+PUBLISHED = {
+    "USPS→MNIST": {"CoGAN": 0.9315, "UNIT": 0.9358, "DeepJDOT": 0.964, "LSTNet (paper)": 0.9701,
+                   "classifier (paper)": 0.9941},
+    "MNIST→USPS": {"CoGAN": 0.9565, "UNIT": 0.9597, "DeepJDOT": 0.957, "LSTNet (paper)": 0.9761,
+                   "classifier (paper)": 0.9751},
+}
+
+
+def _judge(u2m, m2u, source_only=(0.5, 0.6), p=(0.01, 0.02), classifiers=(0.99, 0.97)):
+    return {
+        "classifier_accuracy": {"mnist": classifiers[0], "usps": classifiers[1]},
+        "lstnet": {"usps_to_mnist": u2m, "mnist_to_usps": m2u},
+        "source_only": {"usps_to_mnist": source_only[0], "mnist_to_usps": source_only[1]},
+        "mcnemar": {"usps_to_mnist": {"p_value": p[0]}, "mnist_to_usps": {"p_value": p[1]}},
+    }
+
+
+def _seed_result(seed, u2m, m2u, config=None, **judge):
+    return {
+        "seed": seed, "preset": "test", "evaluated": "ema/recomputed",
+        "test": {"augmented": _judge(u2m, m2u, **judge), "plain": _judge(u2m - 0.1, m2u - 0.2)},
+        "timing": {"seconds_per_step": 0.5},
+        "provenance": {
+            "config": config or {"model": {"width": 0.25}}, "command": "python reproduce.py",
+            "data_split": {"fraction": 0.1, "seed": 0,
+                           "sizes": {"validation": {"mnist": 6000, "usps": 729}}},
+            "environment": {"git_commit": "abc1234", "cpu": "test CPU"},
+        },
+    }
+
+
+def _write(out, result):
+    seed_file(out, result["seed"]).parent.mkdir(parents=True, exist_ok=True)
+    seed_file(out, result["seed"]).write_text(json.dumps(result))
+
+
+@pytest.fixture
+def three_seeds(tmp_path):
+    for seed, u2m, m2u in ((2, 0.9, 0.6), (0, 0.5, 0.8), (1, 0.7, 0.7)):
+        _write(tmp_path, _seed_result(seed, u2m, m2u))
+    return tmp_path
+
+
+def _rows(out):
+    return {r["direction"]: r for r in build_table(read_seed_results(out))}
+
+
+def test_three_seeds_give_mean_and_sample_std_by_hand(three_seeds):
+    """USPS→MNIST 0.5/0.7/0.9 -> 0.7 ± 0.2; MNIST→USPS 0.8/0.7/0.6 -> 0.7 ± 0.1, seeds in order."""
+    rows = _rows(three_seeds)
+    u2m, m2u = rows["USPS→MNIST"], rows["MNIST→USPS"]
+    assert (u2m["LSTNet (ours) mean"], u2m["LSTNet (ours) std"]) == pytest.approx((0.7, 0.2))
+    assert (m2u["LSTNet (ours) mean"], m2u["LSTNet (ours) std"]) == pytest.approx((0.7, 0.1))
+    assert u2m["LSTNet (ours) per seed"] == {"0": 0.5, "1": 0.7, "2": 0.9}
+    assert u2m["seeds"] == m2u["seeds"] == 3
+    assert u2m["second judge: LSTNet mean"] == pytest.approx(0.6)
+    assert m2u["second judge: LSTNet per seed"] == pytest.approx({"0": 0.6, "1": 0.5, "2": 0.4})
+
+
+def test_adding_a_seed_file_changes_mean_and_std_as_by_hand(three_seeds):
+    """A fourth seed at 0.3 / 0.7: USPS→MNIST 0.5/0.7/0.9/0.3 -> mean 0.6, sample std
+    sqrt(0.2 / 3); MNIST→USPS 0.8/0.7/0.6/0.7 -> mean 0.7, sample std sqrt(0.02 / 3)."""
+    write_table2(three_seeds)
+    _write(three_seeds, _seed_result(7, 0.3, 0.7))
+    write_table2(three_seeds)
+    table = json.loads((three_seeds / "table2.json").read_text())
+    u2m, m2u = table["rows"]
+    assert u2m["LSTNet (ours) mean"] == pytest.approx(0.6)
+    assert u2m["LSTNet (ours) std"] == pytest.approx((0.2 / 3) ** 0.5)
+    assert u2m["LSTNet (ours) std"] == pytest.approx(statistics.stdev([0.5, 0.7, 0.9, 0.3]))
+    assert m2u["LSTNet (ours) std"] == pytest.approx((0.02 / 3) ** 0.5)
+    assert table["summary"]["seeds"] == [0, 1, 2, 7]
+    assert "| 4 |" in (three_seeds / "table2.md").read_text()
+
+
+def test_one_seed_has_zero_std(tmp_path):
+    _write(tmp_path, _seed_result(3, 0.25, 0.75))
+    rows = _rows(tmp_path)
+    assert rows["USPS→MNIST"]["LSTNet (ours) std"] == 0.0
+    assert rows["MNIST→USPS"]["LSTNet (ours) mean"] == 0.75
+
+
+def test_published_source_only_mcnemar_and_classifier_columns(tmp_path):
+    """Published numbers are the paper's; each direction gets its own source-only value and
+    p-value, and the target domain's classifier (MNIST for USPS→MNIST)."""
+    _write(tmp_path, _seed_result(0, 0.9, 0.8, source_only=(0.31, 0.42), p=(1e-5, 0.2),
+                                  classifiers=(0.11, 0.22)))
+    rows = _rows(tmp_path)
+    for direction, published in PUBLISHED.items():
+        for column, value in published.items():
+            assert rows[direction][column] == value
+    assert rows["USPS→MNIST"]["source-only (ours)"] == 0.31
+    assert rows["MNIST→USPS"]["source-only (ours)"] == 0.42
+    assert rows["USPS→MNIST"]["McNemar p per seed"] == {"0": 1e-5}
+    assert rows["MNIST→USPS"]["McNemar p per seed"] == {"0": 0.2}
+    assert rows["USPS→MNIST"]["classifier (ours)"] == 0.11
+    assert rows["MNIST→USPS"]["classifier (ours)"] == 0.22
+
+
+def test_written_tables_agree_with_the_rows(three_seeds):
+    """table2.csv has '#' provenance lines, exactly CSV_COLUMNS and the rows' numbers;
+    table2.md shows mean ± std, per-seed values and p-values; no temporary file is left."""
+    write_table2(three_seeds)
+    rows = json.loads((three_seeds / "table2.json").read_text())["rows"]
+    lines = (three_seeds / "table2.csv").read_text().splitlines()
+    assert any("abc1234" in line for line in lines if line.startswith("#"))
+    reader = csv.DictReader([line for line in lines if not line.startswith("#")])
+    records = list(reader)
+    assert tuple(reader.fieldnames) == CSV_COLUMNS
+    for record, row in zip(records, rows):
+        assert set(row) == set(CSV_COLUMNS)
+        for column in CSV_COLUMNS[1:]:
+            value = json.loads(record[column])
+            assert value == pytest.approx(row[column]), column
+    text = (three_seeds / "table2.md").read_text()
+    u2m = next(line for line in text.splitlines() if line.startswith("| USPS→MNIST"))
+    assert "0.7000 ± 0.2000" in u2m and "0: 0.5000, 1: 0.7000, 2: 0.9000" in u2m
+    assert "0: 0.01" in u2m and "0.9900 / 0.9941" in u2m
+    assert not list(three_seeds.glob(".tmp-*"))
+
+
+def test_seed_files_of_different_configurations_are_not_mixed(three_seeds):
+    _write(three_seeds, _seed_result(5, 0.9, 0.9, config={"model": {"width": 1.0}}))
+    with pytest.raises(ResultsError, match="different configurations"):
+        write_table2(three_seeds)
+
+
+def test_an_empty_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(ResultsError, match="reproduce.py --all"):
+        write_table2(tmp_path)
