@@ -1,227 +1,46 @@
 """Training-speed benchmark: seconds per iteration, FLOPs, achieved GFLOP/s, input pipeline.
 
-    python -m lstnet_tf.bench                          # the full grid into results/benchmarks.*
-    python -m lstnet_tf.bench --widths 0.25 --precisions float32 --steps 10 --xla both
+    python -m lstnet_experiments.bench                          # the full grid into results/benchmarks.*
+    python -m lstnet_experiments.bench --widths 0.25 --precisions float32 --steps 10 --xla both
 
 One iteration = one ``train_step``: a discriminator update and an encoder/generator update
 on a batch of 64 MNIST + 64 USPS images (both phases). Run it with nothing else running.
 
-FLOP count (multiply-add = 2 FLOPs; BatchNorm, activations and pooling are elementwise and
-left out, <2% here). Per image, a Conv2D costs 2*Ho*Wo*k*k*Cin*Cout, a Conv2DTranspose
-2*Hi*Wi*k*k*Cin*Cout, a Dense 2*in*out; F(net) is their sum over a network. A backward pass
-costs 2x its forward (gradients for inputs and for weights), 1x where only input gradients are
-needed. Per image pair, with reuse_forward (one translation pass serves both phases):
+The FLOP count and its oneDNN check are in ``flops.py``, the measured CPU peak in
+``cpu_peak.py``.
 
-    translations  fwd_EG = 2 F(E1) + 2 F(E2) + 3 F(G1) + 3 F(G2)
-                  (E1 x1, E2 x2, four decodings, re-encoding of both translations, two cycles)
-    D phase       3 * 2 * (F(D1) + F(D2) + F(Dl))      (real + translated, fwd + bwd)
-    G phase       2 * (F(D1) + F(D2) + 2 F(Dl))       (D fwd + input-gradient bwd)
-                  + 2 * fwd_EG                          (bwd through the translations)
-
-Without reuse the D phase runs its own translation pass (all of fwd_EG) on top.
-
-The count is checked against what oneDNN really executes with ``--check-count``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from lstnet_tf.config import ModelConfig, TrainConfig, ExperimentConfig
-from lstnet_tf.report import environment, write_atomically
+from lstnet_experiments.cpu_peak import measure_cpu_peak
+from lstnet_experiments.flops import count_check, iteration_flops
+from lstnet_tf.config import ExperimentConfig, ModelConfig, TrainConfig
+from lstnet_tf.files import environment, write_atomically
+from lstnet_tf.precision import PEAK_KIND
 
 ROOT = Path(__file__).resolve().parent.parent
-PEAK_PROGRAM = Path(__file__).resolve().parent / "cpu_peak.c"
-# Architectural float32 multiply-add FLOPs per core and cycle with AVX-512: 2 FMA units x
-# 16 lanes x 2. Only used when the measuring program cannot be compiled.
-NOMINAL_FLOAT32_FLOPS_PER_CYCLE = 64
 VARIANT_FIELDS = ("width", "precision", "reuse_forward", "jit_compile")
 # (what, field, value, baseline value, what follows if it is slower everywhere): the variants
 # findings() compares with their baseline.
 COMPARISONS = (
     ("mixed_bfloat16", "precision", "mixed_bfloat16", "float32",
-     "so it is not the CPU default: the cpu preset uses float32, and precision auto resolves to "
-     "float32 on a CPU (its effect on learning: python -m lstnet_tf.precision_check)"),
+     "so precision auto would choose float32 on this CPU (it measures this at the start of a "
+     "run)"),
     ("XLA (jit_compile)", "jit_compile", True, False,
      "so train.jit_compile stays off"),
 )
 NO_PEAK = {"clock_ghz": None, "gflops": {}, "derivation": "not measured (--no-peak)"}
-# Which measured peak a row's convolutions run at.
-PEAK_KIND = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float32"}
-
-
-def forward_flops(model) -> int:
-    """Multiply-add FLOPs of one image through ``model`` (Conv, ConvTranspose, Dense)."""
-    total = 0
-    for layer in model._flatten_layers(include_self=False):
-        if isinstance(layer, keras.layers.Conv2DTranspose):
-            _, h, w, c_in = layer.input.shape
-            k = layer.kernel_size
-            total += 2 * h * w * k[0] * k[1] * c_in * layer.filters
-        elif isinstance(layer, keras.layers.Conv2D):
-            _, h, w, c_out = layer.output.shape
-            k = layer.kernel_size
-            total += 2 * h * w * k[0] * k[1] * layer.input.shape[-1] * c_out
-        elif isinstance(layer, keras.layers.Dense):
-            total += 2 * layer.input.shape[-1] * layer.units
-    return total
-
-
-def iteration_flops(networks, batch_size: int, reuse_forward: bool) -> dict:
-    """FLOPs of one training iteration, by phase (see the module docstring)."""
-    (e1, e2), (g1, g2) = networks.encoders, networks.generators
-    (d1, d2), dl = networks.image_discriminators, networks.latent_discriminator
-    f = {name: forward_flops(m) for name, m in
-         {"E1": e1, "E2": e2, "G1": g1, "G2": g2, "D1": d1, "D2": d2, "Dl": dl}.items()}
-    fwd_eg = 2 * f["E1"] + 2 * f["E2"] + 3 * f["G1"] + 3 * f["G2"]
-    per_pair = {
-        "translations_forward": fwd_eg,
-        "discriminator_phase": 6 * (f["D1"] + f["D2"] + f["Dl"]),
-        "generator_phase": 2 * (f["D1"] + f["D2"] + 2 * f["Dl"]) + 2 * fwd_eg,
-    }
-    if not reuse_forward:
-        # The whole translation pass: BatchNorm's moving-average updates are stateful, so
-        # graph pruning keeps even the outputs the discriminators do not read.
-        per_pair["discriminator_phase_forward"] = fwd_eg
-    phases = {k: v * batch_size for k, v in per_pair.items()}
-    return {"per_network_forward_per_image": f, "phases": phases, "total": sum(phases.values())}
-
-
-def _onednn_executions(log: str):
-    """(primitive kind, propagation kind, shape, milliseconds) of each ONEDNN_VERBOSE=1 "exec"."""
-    for line in log.splitlines():
-        fields = line.split(",")
-        if line.startswith("onednn_verbose") and "exec" in fields[:4]:
-            at = fields.index("exec")
-            yield fields[at + 2], fields[at + 4], fields[-2], float(fields[-1])
-
-
-def onednn_executed_flops(log: str) -> int:
-    """FLOPs of the convolutions and matrix products in a ONEDNN_VERBOSE=1 log: what oneDNN
-    really ran, to check the count from layer shapes against."""
-    total = 0
-    for kind, _, shape, _ in _onednn_executions(log):
-        if kind == "gemm_api":  # "MxK:KxN"
-            (m, k), (_, n) = (map(int, part.split("x")) for part in shape.split(":"))
-            total += 2 * m * k * n
-        elif kind in ("convolution", "deconvolution", "inner_product"):
-            d = {key: int(value) for key, value in re.findall(r"([a-z]+)(\d+)", shape)}
-            spatial = (d.get("oh", 1) * d.get("ow", 1) * d.get("kh", 1) * d.get("kw", 1)
-                       if kind != "inner_product" else d.get("ih", 1) * d.get("iw", 1))
-            total += 2 * d["mb"] * d["ic"] // d.get("g", 1) * d["oc"] * spatial
-    return total
-
-
-def onednn_seconds_by_primitive(log: str) -> dict[str, float]:
-    """Where oneDNN's time went: convolutions by propagation kind, everything else together."""
-    seconds: dict[str, float] = {}
-    for kind, propagation, _, milliseconds in _onednn_executions(log):
-        key = f"convolution {propagation}" if kind == "convolution" else "other"
-        seconds[key] = seconds.get(key, 0.0) + milliseconds / 1000
-    return seconds
-
-
-def count_check(width: float, batch_size: int, reuse_forward: bool,
-                precision: str = "float32") -> dict:
-    """Runs one iteration in a subprocess with ONEDNN_VERBOSE=1 and compares the FLOPs oneDNN
-    executed with ``iteration_flops``; also splits oneDNN's logged time by primitive."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "check.md"
-        run = subprocess.run(
-            [sys.executable, "-m", "lstnet_tf.bench", "--widths", str(width), "--precisions",
-             precision, "--reuse", "on" if reuse_forward else "off", "--steps", "1",
-             "--repeats", "1", "--warmup", "0", "--batch-size", str(batch_size), "--synthetic",
-             "--no-peak", "--out", str(out)],
-            capture_output=True, text=True, cwd=ROOT, env={**os.environ, "ONEDNN_VERBOSE": "1"})
-        if run.returncode != 0:
-            raise RuntimeError(f"the FLOP-count check run failed:\n{run.stderr[-2000:]}")
-        counted = json.loads(out.with_suffix(".json").read_text())["rows"][0]["flops"]["total"]
-    executed = onednn_executed_flops(run.stdout)
-    return {"width": width, "precision": precision, "batch_size": batch_size,
-            "reuse_forward": reuse_forward, "counted_gflop": counted / 1e9,
-            "onednn_executed_gflop": executed / 1e9, "ratio": executed / counted,
-            "onednn_seconds_by_primitive": onednn_seconds_by_primitive(run.stdout)}
-
-
-def measure_cpu_peak(repeats: int = 5) -> dict:
-    """This CPU's peak GFLOP/s for float32 FMA and AVX512-BF16 dot products, all cores busy.
-
-    Compiles ``cpu_peak.c`` with gcc; for each of its measurements (clock, float32, bfloat16)
-    runs one copy per core at once, ``repeats`` times, and keeps the best round: a VM's
-    neighbours can only slow a round down, never speed it up (every round is
-    kept under "rounds"). Peak = cores x measured clock x measured FLOP/cycle.
-    Without gcc, falls back to the nominal clock of /proc/cpuinfo x 64 FLOP/cycle, and says so.
-    """
-    cores = os.cpu_count() or 1
-    compiler = shutil.which("gcc") or shutil.which("cc")
-    if compiler:
-        with tempfile.TemporaryDirectory() as tmp:
-            binary = Path(tmp) / "cpu_peak"
-            build = subprocess.run([compiler, "-O2", "-march=native", str(PEAK_PROGRAM), "-o",
-                                    str(binary)], capture_output=True, text=True)
-            if build.returncode == 0:
-                return _measured_peak(binary, cores, repeats)
-    mhz = _nominal_mhz()
-    gflops = None if mhz is None else cores * mhz / 1000 * NOMINAL_FLOAT32_FLOPS_PER_CYCLE
-    return {"clock_ghz": None if mhz is None else mhz / 1000,
-            "gflops": {"float32": gflops, "bfloat16": None},
-            "derivation": f"not measured (cpu_peak.c could not be built): {cores} cores x "
-                          f"nominal clock {mhz} MHz from /proc/cpuinfo x "
-                          f"{NOMINAL_FLOAT32_FLOPS_PER_CYCLE} FLOP/cycle (AVX-512: 2 FMA units "
-                          "x 16 lanes x 2)"}
-
-
-def _measured_peak(binary: Path, cores: int, repeats: int) -> dict:
-    def all_cores(measurement: str) -> list[str]:
-        copies = [subprocess.Popen([str(binary), measurement], stdout=subprocess.PIPE, text=True)
-                  for _ in range(cores)]
-        key = f"{measurement}_ghz" if measurement == "clock" else f"{measurement}_gflops"
-        return [dict(line.split() for line in p.communicate()[0].splitlines())[key]
-                for p in copies]
-
-    # Every round is kept in the output, so the spread between rounds is on record.
-    rounds = {"clock_ghz": [statistics.mean(map(float, all_cores("clock")))
-                            for _ in range(repeats)]}
-    clock = max(rounds["clock_ghz"])
-    gflops, per_cycle = {}, {}
-    for kind in ("float32", "bfloat16"):
-        per_core = [all_cores(kind) for _ in range(repeats)]
-        if any("unsupported" in values for values in per_core):
-            gflops[kind] = per_cycle[kind] = None
-            continue
-        rounds[f"{kind}_gflops"] = [sum(map(float, values)) for values in per_core]
-        gflops[kind] = max(rounds[f"{kind}_gflops"])
-        per_cycle[kind] = gflops[kind] / cores / clock
-    described = ", ".join(f"{kind} {cycles:.1f}" for kind, cycles in per_cycle.items()
-                          if cycles is not None)
-    return {"clock_ghz": clock, "gflops": gflops, "flops_per_cycle_per_core": per_cycle,
-            "rounds": rounds, "derivation": f"measured by lstnet_tf/cpu_peak.c, one copy per core at once, best "
-                          f"of {repeats} rounds: {cores} cores x {clock:.2f} GHz (IMUL chain) x "
-                          f"FLOP/cycle per core from 24 independent 512-bit chains ({described}; "
-                          "AVX-512 float32 FMA is 64 in theory)"}
-
-
-def _nominal_mhz() -> float | None:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("cpu MHz"):
-                return float(line.split(":")[1])
-    except OSError:
-        pass
-    return None
 
 
 class StepClock(keras.callbacks.Callback):
@@ -238,7 +57,9 @@ def time_training(width: float, precision: str, reuse_forward: bool, steps: int,
                   warmup: int, batch_size: int, data_dir=None, synthetic: bool = False,
                   jit_compile: bool = False) -> dict:
     """Median seconds per train_step over ``repeats`` windows of ``steps`` steps each."""
-    from lstnet_tf.data import load_mnist, load_usps, paired_dataset
+    from lstnet_tf.data import load_mnist, load_usps
+    from lstnet_tf.pipeline import paired_dataset
+    from lstnet_tf.lstnet import LSTNet, ReferenceLSTNet
     from lstnet_tf.training import build_lstnet
 
     if synthetic:
@@ -248,10 +69,11 @@ def time_training(width: float, precision: str, reuse_forward: bool, steps: int,
     else:
         x1, x2 = load_mnist("train", data_dir)[0], load_usps("train", data_dir)[0]
     config = ExperimentConfig(model=ModelConfig(width=width),
-                              train=TrainConfig(precision=precision, reuse_forward=reuse_forward,
-                                                batch_size=batch_size, jit_compile=jit_compile))
+                              train=TrainConfig(precision=precision, batch_size=batch_size,
+                                                jit_compile=jit_compile))
     keras.utils.set_random_seed(0)
-    model = build_lstnet(config)
+    # Without reuse: the straightforward loop, each phase with its own translation pass.
+    model = build_lstnet(config, model_class=LSTNet if reuse_forward else ReferenceLSTNet)
     dataset = paired_dataset(x1, x2, batch_size=batch_size, seed=0)
     # One fit() call, timed per step by a callback, so that fit's own start-up cost (iterator,
     # callbacks) is not charged to the steps; windows are consecutive runs of ``steps`` steps.
@@ -329,13 +151,10 @@ def findings(rows: list[dict]) -> list[str]:
                 f"faster than the straightforward float32 step "
                 f"({base['seconds_per_iteration_median']:.2f} s).")
     if len(fastest) == 1 and len({r["width"] for r in rows}) > 1:
-        defaults = TrainConfig()
-        cpu_default = _variant({"precision": "float32", "reuse_forward": defaults.reuse_forward,
-                                "jit_compile": defaults.jit_compile})
         setting = fastest.pop()
-        lines.append(f"- The fastest setting is the same at every width: {setting}. "
-                     + ("It is the CPU default (precision auto resolves to float32 on a CPU)."
-                        if setting == cpu_default else f"The CPU default is {cpu_default}."))
+        xla = "on" if TrainConfig().jit_compile else "off"
+        lines.append(f"- The fastest setting is the same at every width: {setting} "
+                     f"(training reuses the forward pass; XLA is {xla} by default).")
     for label, field, value, baseline, if_slower in COMPARISONS:
         pairs = [(r, o) for r in rows if r[field] == value for o in rows
                  if o[field] == baseline and all(r[f] == o[f] for f in VARIANT_FIELDS if f != field)]
@@ -493,7 +312,7 @@ def main(argv=None) -> int:
                           f"{row['input_pipeline_seconds_per_batch_median']:.4f} s/batch",
                           flush=True)
     env = environment()
-    command = "python -m lstnet_tf.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python -m lstnet_experiments.bench " + " ".join(sys.argv[1:] if argv is None else argv)
     write_atomically(args.out, markdown(rows, peak, checks, env, command.strip(), args.notes))
     write_atomically(args.out.with_suffix(".json"),
                      json.dumps({"command": command, "environment": env, "peak": peak,

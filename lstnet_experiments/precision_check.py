@@ -1,25 +1,28 @@
 """Does a reduced compute precision hurt learning? Short LSTNet runs from one seed, compared.
 
-    python -m lstnet_tf.precision_check --preset cpu --steps 600 --seed 0
-    python -m lstnet_tf.precision_check --preset smoke --precisions float32 mixed_bfloat16
+    python -m lstnet_experiments.precision_check --preset cpu --steps 600 --seed 0
+    python -m lstnet_experiments.precision_check --preset smoke --precisions float32 mixed_bfloat16
 
 Every precision trains from the same seed, so with the same initial weights (drawn in
-float32 before any cast) and the same batches; only the arithmetic differs. Written to --out:
-``precision_check.md`` / ``.json`` (seconds per step, final Table 2 accuracies on the full
-test sets, mean losses over the last quarter of the run), the per-step loss CSVs, and
-``loss_curves.png`` / ``accuracy_monitor.png`` overlaying the runs.
+float32 before any cast) and the same batches; only the arithmetic differs. Everything runs
+through the experiment runner and reads the validation split only (never the test sets).
+Written to --out: ``precision_check.md`` / ``.json`` (seconds per step, final accuracies on
+the full validation split with the preset's evaluation variant, mean losses over the last
+quarter of the run), the per-step loss CSVs, and ``loss_curves.png`` / ``accuracy_monitor.png``
+overlaying the runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
 import time
 from pathlib import Path
 
-from lstnet_tf.config import PRECISIONS, ConfigError, available_presets, load_config
+from lstnet_tf.config import ConfigError, available_presets, load_config
+from lstnet_tf.console import hide_tensorflow_logs, run_reporting_errors
+from lstnet_tf.precision import PRECISIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPARED_LOSSES = ("d_total", "g_total", "g_adv_latent", "cycle_1", "cycle_2", "cycle_3",
@@ -36,6 +39,7 @@ def parse_args(argv=None):
                         help="steps between checkpoints / test-subset accuracy points "
                              "(must divide --steps)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--no-download", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "precision_check")
@@ -65,7 +69,7 @@ def parse_args(argv=None):
 
 def _tail_means(losses_csv: Path, fraction: float = 0.25) -> dict[str, float]:
     """Mean of each compared loss over the last ``fraction`` of the logged steps."""
-    from lstnet_tf.plots import read_csv
+    from lstnet_experiments.plots import read_csv
 
     columns = read_csv(losses_csv)
     n = max(1, int(len(columns["step"]) * fraction))
@@ -83,7 +87,8 @@ def markdown(rows: list[dict], provenance: dict) -> str:
         "batches. Machine: {cpu}, GPUs: {gpus}; TensorFlow {tensorflow}, Keras {keras}, "
         "git {git_commit}.".format(**provenance["environment"]),
         "",
-        "Accuracy: Table 2 protocol on the full test sets after the last step. Losses: mean "
+        "Accuracy: Table 2 protocol on the full validation split after the last step (the "
+        "test sets are not read). Losses: mean "
         "over the last quarter of the steps. s / step: training wall time (with checkpoints "
         "and monitoring) divided by the steps trained.",
         "",
@@ -101,43 +106,38 @@ def markdown(rows: list[dict], provenance: dict) -> str:
 
 
 def run(args) -> int:
-    from lstnet_tf import data, plots
-    from lstnet_tf.classifier import load_or_train_classifiers
-    from lstnet_tf.evaluate import evaluate_lstnet
-    from lstnet_tf.report import environment, write_atomically
-    from lstnet_tf.training import train_lstnet
+    from lstnet_experiments import plots
+    from lstnet_experiments.runner import Runner
+    from lstnet_tf.evaluate import accuracies, direction_correct
+    from lstnet_tf.files import environment, write_atomically
 
     download = False if args.no_download else None
-    sets = data.load_all(args.data_dir, download)
     first = next(iter(args.configs.values()))
-    classifiers, _ = load_or_train_classifiers(sets, first.classifier, args.seed,
-                                               args.work_dir / "classifiers", verbose=2)
+    classifiers, _ = Runner(first, args.work_dir, args.data_dir, download).classifiers(args.seed)
     rows, loss_csvs, monitor_csvs = [], {}, {}
     for precision, config in args.configs.items():
-        run_dir = args.work_dir / f"seed{args.seed}-{precision}"
+        runner = Runner(config, args.work_dir / precision, args.data_dir, download)
+        run_dir = runner.work / f"seed{args.seed}"
         already = (run_dir / "checkpoints" / "latest").is_file()
         print(f"\n== {precision}: {config.train.steps} steps, width {config.model.width} ==",
               flush=True)
-        dataset_fn = functools.partial(
-            data.paired_dataset, sets["train"]["mnist"][0], sets["train"]["usps"][0],
-            batch_size=config.train.batch_size, seed=args.seed, augment=config.train.augment)
         start = time.time()
-        model = train_lstnet(
-            config, lambda step: dataset_fn(start_step=step), run_dir, args.seed, verbose=2,
-            monitor=lambda m: evaluate_lstnet(m, classifiers, sets["test"],
-                                              limit=config.train.monitor_samples))
+        model = runner.train(args.seed, classifiers)
         seconds = None if already else (time.time() - start) / config.train.steps
         loss_csvs[precision] = args.out / f"losses_{precision}.csv"
         monitor_csvs[precision] = args.out / f"monitor_{precision}.csv"
         write_atomically(loss_csvs[precision], (run_dir / "losses.csv").read_bytes())
         write_atomically(monitor_csvs[precision], (run_dir / "monitor.csv").read_bytes())
+        translators = runner.translators(model, config.eval.weights, config.eval.batch_norm)
         rows.append({"precision": precision, "seconds_per_step": seconds,
-                     "accuracy": evaluate_lstnet(model, classifiers, sets["test"]),
+                     "accuracy": accuracies(direction_correct(
+                         translators, classifiers, runner.splits["validation"])),
+                     "evaluated": f"{config.eval.weights}/{config.eval.batch_norm}",
                      "loss_tail_means": _tail_means(loss_csvs[precision])})
         print(f"{precision}: {rows[-1]}", flush=True)
 
     provenance = {
-        "command": "python -m lstnet_tf.precision_check " + " ".join(args.argv),
+        "command": "python -m lstnet_experiments.precision_check " + " ".join(args.argv),
         "preset": args.preset, "steps": args.steps, "seed": args.seed,
         "environment": environment(), "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
@@ -145,7 +145,7 @@ def run(args) -> int:
     plots.loss_comparison(loss_csvs, COMPARED_LOSSES, args.out / "loss_curves.png",
                           f"LSTNet losses by precision ({title})")
     plots.accuracy_curves(monitor_csvs, args.out / "accuracy_monitor.png",
-                          f"Translated test-subset accuracy by precision ({title})")
+                          f"Translated validation-subset accuracy by precision ({title})")
     write_atomically(args.out / "precision_check.json",
                      json.dumps({"rows": rows, "provenance": provenance}, indent=2))
     write_atomically(args.out / "precision_check.md", markdown(rows, provenance))
@@ -154,9 +154,8 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
+    hide_tensorflow_logs("--verbose" in (sys.argv[1:] if argv is None else argv))
     args = parse_args(argv)
-    from lstnet_tf.training import run_reporting_errors
-
     return run_reporting_errors(lambda: run(args))
 
 

@@ -193,6 +193,7 @@ class Runner:
                     self.splits["validation"])),
                 "variants": study,
             },
+            "precision": model.precision_choice.to_dict(),
             "timing": {"seconds_per_step": seconds_per_step, "steps_trained": trained,
                        "wall_seconds": timings},
             "provenance": {

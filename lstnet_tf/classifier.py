@@ -19,7 +19,7 @@ import tensorflow as tf
 from keras import layers
 
 from lstnet_tf.config import ClassifierConfig
-from lstnet_tf.data import augment_images
+from lstnet_tf.pipeline import augment_images
 
 NUM_CLASSES = 10
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import yaml
 
+from lstnet_tf.precision import PRECISIONS
+
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 EVAL_WEIGHTS = ("raw", "ema")
 EVAL_BATCH_NORM = ("moving", "recomputed", "batch")
 
@@ -92,13 +93,11 @@ class TrainConfig:
     beta_2: float = 0.999
     loss_weights: LossWeights = field(default_factory=LossWeights)
     augment: bool = True
-    # "auto": mixed_float16 on a GPU, float32 on a CPU.
+    # "auto": mixed_float16 on a GPU; on a CPU the faster of float32 and mixed_bfloat16,
+    # measured at the start of the run where the CPU has bfloat16 instructions (precision.py).
     precision: str = "auto"
-    # One forward pass of the encoders/generators serves both update phases (exact: their
-    # weights do not change between the phases); False recomputes it, as a plain loop would.
-    reuse_forward: bool = True
-    # Compile train_step with XLA. Off: on this project's 2-core CPU the float32 step was
-    # 1.4-1.5x slower with XLA than with TensorFlow's oneDNN kernels (results/benchmarks.md).
+    # Compile train_step with XLA (off: slower than oneDNN's kernels on the CPUs measured in
+    # results/benchmarks.md).
     jit_compile: bool = False
     # Checkpoint, progress-bar "epoch" and accuracy-monitor interval, in steps.
     checkpoint_every: int = 500

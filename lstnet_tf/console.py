@@ -17,6 +17,21 @@ import sys
 import threading
 
 VERBOSE_ENV = "LSTNET_VERBOSE"
+
+
+class UserFacingError(RuntimeError):
+    """An error whose message tells the user what went wrong and how to fix it: commands show
+    it as one "error:" line, without a traceback."""
+
+
+def run_reporting_errors(command) -> int:
+    """Runs a command-line entry point; a ``UserFacingError`` (missing/corrupt data, unusable
+    checkpoint, diverged run, ...) becomes one "error:" line on stderr and exit status 1."""
+    try:
+        return command()
+    except UserFacingError as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 1
 # absl's line prefix: severity, MMDD, time (seconds unformatted before absl is set up), thread
 # id, file:line]; and absl's notice that it is not set up yet.
 _ABSL_LINE = re.compile(rb"^([IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^\]]+:\d+\] |WARNING: All log "
@@ -32,7 +47,8 @@ def hide_tensorflow_logs(verbose: bool = False) -> None:
 
     Call it before TensorFlow is imported.
     """
-    if verbose_requested(verbose):
+    if verbose_requested(verbose) or "tensorflow" in sys.modules:
+        # Imported already (e.g. under pytest): its start-up lines are out, leave stderr be.
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)

@@ -1,10 +1,10 @@
-"""MNIST and USPS for LSTNet: find, verify, decode, augment and pair the two domains.
+"""MNIST and USPS for LSTNet: find, verify, decode and split the two domains.
 
 Images come back as NHWC float32 in [-1, 1] with the background at -1 (``BACKGROUND``),
 labels as int32 digits 0..9. MNIST is 28x28, USPS keeps its native 16x16 (standard split:
 7291 train, 2007 test).
 
-Where files are looked for, in this order (see ``resolve_data_dirs``):
+Where files are looked for, in this order (see ``data_files.resolve_data_dirs``):
 
 1. the ``data_dir`` argument (the ``--data-dir`` flag of the scripts),
 2. the directory in ``$LSTNET_DATA_DIR``,
@@ -31,34 +31,20 @@ import bz2
 import functools
 import gzip
 import hashlib
-import http.client
 import math
-import os
-import shutil
-import tempfile
-import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple
 
 import h5py
-import keras
 import numpy as np
-import tensorflow as tf
 
-DATA_DIR_ENV = "LSTNET_DATA_DIR"
-NO_DOWNLOAD_ENV = "LSTNET_NO_DOWNLOAD"
-BACKGROUND = -1.0
+from lstnet_tf.data_files import (DATA_DIR_ENV, NO_DOWNLOAD_ENV, DataError,  # noqa: F401
+                                  _BadFile, _checked, _FileKey, _file_key, _locate, _read_only,
+                                  _Wanted, resolve_data_dirs)
+from lstnet_tf.pipeline import BACKGROUND  # noqa: F401
+
 SPLITS = ("train", "test")
-
-DOWNLOAD_TIMEOUT_S = 10.0
-
-# The paper's augmentation (section 3): rotation up to +-10 degrees, isotropic scale in
-# [0.9, 1.1], shift up to +-2 px in x and y.
-MAX_ROTATION_DEG = 10.0
-MAX_SCALE_CHANGE = 0.1
-MAX_SHIFT_PX = 2.0
 
 _MNIST_MIRRORS = (
     # TensorFlow Datasets' MNIST source and torchvision's mirror. (Keras' tf-keras-datasets
@@ -85,28 +71,6 @@ USPS_SHA256 = {
     "test": "b1c106110f406ac5a31e52ba701f4e9f073b04df54e26eb9cbe26726f955075d",
 }
 _USPS_MILLIS = 1000
-
-
-class DataError(RuntimeError):
-    """A dataset file is missing, unreadable, or not the expected content.
-
-    The message names the file(s), the directories searched, what was expected, and how to
-    fix it; it is meant to be shown to the user as is.
-    """
-
-
-class _BadFile(Exception):
-    """A file exists but its content is unusable; the message says why, briefly.
-
-    Decoders raise this without knowing the context; callers turn it into a DataError (a
-    local file) or a failed download attempt (a mirror's file).
-    """
-
-
-@dataclass(frozen=True)
-class _SearchDir:
-    path: Path
-    origin: str  # why this directory is searched, shown in error messages
 
 
 @dataclass(frozen=True)
@@ -143,181 +107,6 @@ _MNIST_FILES = {
                  "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", (10000,)),
     ),
 }
-
-
-@dataclass(frozen=True)
-class _Wanted:
-    """A file the loader needs: where it may be found and how to fetch and check it."""
-
-    description: str
-    subdir: str
-    names: tuple[str, ...]  # accepted file names, preferred first
-    download_name: str
-    urls: tuple[str, ...]
-    verify: Callable[[Path], object]  # raises _BadFile
-
-
-class _FileKey(NamedTuple):
-    """Identifies a file's current content for the in-process cache."""
-
-    path: Path
-    size: int
-    mtime_ns: int
-
-
-# ----------------------------------------------------------------------------------------
-# Where to look
-
-
-def resolve_data_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
-    """Directories searched for data, in order: ``data_dir``, ``$LSTNET_DATA_DIR``, the cache.
-
-    The cache is last and is where downloads go, so local copies always win.
-    """
-    return [entry.path for entry in _search_dirs(data_dir)]
-
-
-def _search_dirs(data_dir) -> list[_SearchDir]:
-    candidates = []
-    if data_dir is not None:
-        candidates.append(_SearchDir(Path(data_dir).expanduser(), "data_dir argument / --data-dir"))
-    if os.environ.get(DATA_DIR_ENV):
-        env_dir = Path(os.environ[DATA_DIR_ENV]).expanduser()
-        candidates.append(_SearchDir(env_dir, f"${DATA_DIR_ENV}"))
-    candidates.append(_SearchDir(_cache_dir(), "user cache, where downloads go"))
-    unique, seen = [], set()
-    for entry in candidates:
-        if entry.path.resolve() not in seen:
-            seen.add(entry.path.resolve())
-            unique.append(entry)
-    return unique
-
-
-def _cache_dir() -> Path:
-    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache_home) / "lstnet_tf"
-
-
-def _download_policy(download: bool | None) -> tuple[bool, str]:
-    """Whether downloads are allowed, and the reason in words for error messages."""
-    if download is not None:
-        return download, f"download={download} was passed"
-    if os.environ.get(NO_DOWNLOAD_ENV, "").strip().lower() in ("1", "true"):
-        return False, f"{NO_DOWNLOAD_ENV}={os.environ[NO_DOWNLOAD_ENV]} is set"
-    return True, f"{NO_DOWNLOAD_ENV} is not set"
-
-
-def _find(wanted: _Wanted, dirs: list[_SearchDir]) -> Path | None:
-    for entry in dirs:
-        for folder in (entry.path / wanted.subdir, entry.path):
-            for name in wanted.names:
-                if (folder / name).is_file():
-                    return folder / name
-    return None
-
-
-def _locate(wanted_files, data_dir, download) -> list[Path]:
-    """Paths of the wanted files, downloading the missing ones into the cache if allowed."""
-    dirs = _search_dirs(data_dir)
-    found = [_find(wanted, dirs) for wanted in wanted_files]
-    missing = [wanted for wanted, path in zip(wanted_files, found) if path is None]
-    if not missing:
-        return found
-    allowed, reason = _download_policy(download)
-    if not allowed:
-        raise DataError(
-            f"{_not_found_text(missing, dirs)}\nDownloads are off ({reason}).\n"
-            f"{_fix_text(missing, downloads_were_off=True)}"
-        )
-    return [path if path is not None else _download(wanted, dirs)
-            for wanted, path in zip(wanted_files, found)]
-
-
-def _not_found_text(missing: list[_Wanted], dirs: list[_SearchDir]) -> str:
-    files = "\n".join(f"  {w.description}: {' or '.join(w.names)}" for w in missing)
-    subdirs = sorted({w.subdir for w in missing})
-    return (
-        f"Data files not found:\n{files}\n"
-        f"Looked in each of these directories and its {', '.join(s + '/' for s in subdirs)} "
-        f"subdirectory:\n{_dirs_text(dirs)}"
-    )
-
-
-def _dirs_text(dirs: list[_SearchDir]) -> str:
-    lines = []
-    for entry in dirs:
-        state = "" if entry.path.is_dir() else "; does not exist"
-        lines.append(f"  {entry.path}  ({entry.origin}{state})")
-    return "\n".join(lines)
-
-
-def _fix_text(missing: list[_Wanted], downloads_were_off: bool) -> str:
-    example = f"DIR/{missing[0].subdir}/{missing[0].names[0]}"
-    provide = (f"Fix: put the files in a directory (e.g. {example}) and pass --data-dir DIR "
-               f"or set {DATA_DIR_ENV}=DIR")
-    if downloads_were_off:
-        return (f"{provide}; or, on a machine with internet access, allow downloads "
-                f"(unset {NO_DOWNLOAD_ENV}) so they are fetched into {_cache_dir()}.")
-    return f"{provide}; or retry the download when the network is back."
-
-
-def _checked(path: Path, decode: Callable[[Path], object], expected: str):
-    """``decode(path)``, with a _BadFile turned into a DataError that says what to do."""
-    try:
-        return decode(path)
-    except _BadFile as bad:
-        raise DataError(
-            f"Unusable data file {path}: {bad}.\n"
-            f"Expected: {expected}.\n"
-            f"Fix: replace it with a good copy, or delete it: the loader then looks in the "
-            f"next directory of its search order (data_dir / --data-dir, ${DATA_DIR_ENV}, "
-            f"the user cache) and downloads into the cache when allowed."
-        ) from None
-
-
-# ----------------------------------------------------------------------------------------
-# Downloads
-
-
-def _download(wanted: _Wanted, dirs: list[_SearchDir]) -> Path:
-    """Fetch ``wanted`` into the cache: one attempt per mirror, verified, renamed atomically.
-
-    The bytes go to a hidden temporary file next to the target, which is deleted whatever
-    happens, so an interrupted or bad download never leaves a file the loader would pick up.
-    """
-    target_dir = _cache_dir() / wanted.subdir
-    try:
-        target_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise DataError(
-            f"Cannot create the download cache {target_dir} ({err}).\n"
-            f"{_not_found_text([wanted], dirs)}\n"
-            f"Fix: set XDG_CACHE_HOME to a writable directory, or provide the files (see above) "
-            f"and pass --data-dir DIR or set {DATA_DIR_ENV}=DIR."
-        ) from None
-    target = target_dir / wanted.download_name
-    failures = []
-    for url in wanted.urls:
-        handle, temp_name = tempfile.mkstemp(dir=target_dir, prefix=".partial-",
-                                             suffix="-" + wanted.download_name)
-        temp = Path(temp_name)
-        try:
-            with open(handle, "wb") as out, \
-                    urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
-                shutil.copyfileobj(response, out)
-            wanted.verify(temp)
-            os.replace(temp, target)
-            return target
-        except (OSError, http.client.HTTPException, _BadFile) as err:
-            failures.append(f"  {url}: {err}")
-        finally:
-            temp.unlink(missing_ok=True)
-    raise DataError(
-        f"Could not download {wanted.description} ({wanted.download_name}):\n"
-        + "\n".join(failures)
-        + f"\n{_not_found_text([wanted], dirs)}\n"
-        + _fix_text([wanted], downloads_were_off=False)
-    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -539,127 +328,3 @@ def _read_usps_libsvm(path: Path):
 def _check_split(split: str) -> None:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-
-
-def _file_key(path: Path) -> _FileKey:
-    stat = path.stat()
-    return _FileKey(path.resolve(), stat.st_size, stat.st_mtime_ns)
-
-
-def _read_only(array: np.ndarray) -> np.ndarray:
-    """Mark a cached array read-only so that no caller can corrupt it for the next one."""
-    array.flags.writeable = False
-    return array
-
-
-# ----------------------------------------------------------------------------------------
-# Augmentation and the training pipeline
-
-
-def augment_images(images, seed):
-    """The paper's augmentation, drawn independently for each image of a (N, H, W, 1) batch.
-
-    Rotation up to +-10 degrees, isotropic scale in [0.9, 1.1] and shift up to +-2 px in x and
-    y, about the image centre, with bilinear sampling; uncovered pixels become BACKGROUND.
-    ``seed`` is a shape-[2] integer tensor: the same seed gives the same result, in eager and
-    graph mode (tf.data). Returns a float32 tensor of the input's shape, clipped to [-1, 1].
-    """
-    images = tf.convert_to_tensor(images, dtype=tf.float32)
-    shape = tf.shape(images)
-    draws = tf.random.stateless_uniform([shape[0], 4], seed=seed, minval=-1.0, maxval=1.0)
-    angle = draws[:, 0] * (MAX_ROTATION_DEG * math.pi / 180.0)
-    scale = 1.0 + MAX_SCALE_CHANGE * draws[:, 1]
-    shift_x, shift_y = MAX_SHIFT_PX * draws[:, 2], MAX_SHIFT_PX * draws[:, 3]
-    centre_x = (tf.cast(shape[2], tf.float32) - 1.0) / 2.0
-    centre_y = (tf.cast(shape[1], tf.float32) - 1.0) / 2.0
-    transform = _output_to_input_transform(angle, scale, shift_x, shift_y, centre_x, centre_y)
-    moved = keras.ops.image.affine_transform(
-        images, transform, interpolation="bilinear", fill_mode="constant",
-        fill_value=BACKGROUND, data_format="channels_last")
-    return tf.clip_by_value(moved, -1.0, 1.0)
-
-
-def _output_to_input_transform(angle, scale, shift_x, shift_y, centre_x, centre_y):
-    """Rows [a0, a1, a2, b0, b1, b2, 0, 0] for ``affine_transform``, one per image.
-
-    The forward map is out = scale * R(angle) (in - centre) + centre + shift; affine_transform
-    wants its inverse, in = R(-angle) (out - centre - shift) / scale + centre.
-    """
-    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
-    moved_x, moved_y = centre_x + shift_x, centre_y + shift_y
-    a2 = centre_x - cos * moved_x - sin * moved_y
-    b2 = centre_y + sin * moved_x - cos * moved_y
-    zeros = tf.zeros_like(angle)
-    return tf.stack([cos, sin, a2, -sin, cos, b2, zeros, zeros], axis=1)
-
-
-# Second seed words of the four random streams of paired_dataset.
-_SHUFFLE_STREAM = (0, 2)  # per domain
-_AUGMENT_STREAM = (1, 3)  # per domain
-
-
-def paired_dataset(x1, x2, batch_size: int = 64, seed: int = 0, augment: bool = True,
-                   start_step: int = 0) -> tf.data.Dataset:
-    """Endless (x1 batch, x2 batch) training pairs, each domain shuffled and cycled on its own.
-
-    Each domain runs through a fresh permutation of its images per epoch (USPS, 8x smaller,
-    simply cycles more often); batches never repeat a partial epoch (drop remainder). All
-    randomness is stateless, derived from ``seed`` and the epoch or global step, so the stream
-    is the same on every run whatever the global TF seed, and ``start_step=k`` resumes with
-    exactly the batch an uninterrupted run yields at step k: the cheap index stream is
-    skipped, and images are gathered and augmented only afterwards.
-    """
-    domains = []
-    for domain, x in enumerate((x1, x2)):
-        if len(x) < batch_size:
-            raise ValueError(f"domain {domain + 1} has {len(x)} images, fewer than one batch "
-                             f"of {batch_size}")
-        domains.append(tf.constant(x, dtype=tf.float32))
-    index_streams = tuple(
-        _index_batches(len(x), batch_size, _stream_seed(seed, _SHUFFLE_STREAM[d]))
-        for d, x in enumerate(domains))
-
-    def make_batches(step, indices):
-        batches = []
-        for domain, (images, batch_indices) in enumerate(zip(domains, indices)):
-            batch = tf.gather(images, batch_indices)
-            if augment:
-                step_seed = tf.random.experimental.stateless_fold_in(
-                    _stream_seed(seed, _AUGMENT_STREAM[domain]), step)
-                batch = augment_images(batch, step_seed)
-            batches.append(batch)
-        return tuple(batches)
-
-    steps = tf.data.Dataset.zip(index_streams).enumerate().skip(start_step)
-    return steps.map(make_batches, num_parallel_calls=tf.data.AUTOTUNE,
-                     deterministic=True).prefetch(tf.data.AUTOTUNE)
-
-
-def _stream_seed(seed: int, stream: int) -> tf.Tensor:
-    return tf.constant([seed, stream], dtype=tf.int64)
-
-
-def _index_batches(n: int, batch_size: int, seed: tf.Tensor) -> tf.data.Dataset:
-    """Endless batches of indices into n items: epoch e is a permutation seeded by (seed, e)."""
-    def permutation(epoch):
-        epoch_seed = tf.random.experimental.stateless_fold_in(seed, epoch)
-        return tf.random.experimental.stateless_shuffle(tf.range(n), seed=epoch_seed)
-
-    epochs = tf.data.Dataset.counter().map(permutation)
-    return epochs.unbatch().batch(batch_size, drop_remainder=True)
-
-
-def test_images_resized(images, size: int) -> np.ndarray:
-    """Bilinear resize of NHWC [-1, 1] images to size x size, antialiased when shrinking.
-
-    Used by the source-only baseline, where a classifier of one domain sees the other
-    domain's test images at its own input size.
-    """
-    images = np.asarray(images, dtype=np.float32)
-    resized = tf.image.resize(images, (size, size), method="bilinear",
-                              antialias=size < images.shape[1])
-    return np.clip(resized.numpy(), -1.0, 1.0)
-
-
-# Not a test, despite the name: keeps pytest from collecting it where it is imported.
-test_images_resized.__test__ = False

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import stats
 
 from lstnet_tf.classifier import predict_labels
-from lstnet_tf.data import test_images_resized
+from lstnet_tf.pipeline import test_images_resized
 from lstnet_tf.inference import DIRECTION_LABELS, DIRECTIONS, SOURCE_AND_TARGET  # noqa: F401
 
 

@@ -16,12 +16,20 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+import dataclasses
+
 from lstnet_tf.config import LossWeights, ModelConfig
 from lstnet_tf.models import build_lstnet_networks
+from lstnet_tf.precision import needs_loss_scaling
 
-DISCRIMINATOR_TERMS = ("d_adv_1", "d_adv_2", "d_adv_latent", "d_total")
-GENERATOR_TERMS = ("g_adv_1", "g_adv_2", "g_adv_latent",
-                   "cycle_1", "cycle_2", "cycle_3", "cycle_4", "g_total")
+# Each loss term -> the LossWeights field (w1, w2, wl, w3..w6 of objective (1)) weighting it.
+DISCRIMINATOR_WEIGHTS = {"d_adv_1": "adversarial_1", "d_adv_2": "adversarial_2",
+                         "d_adv_latent": "adversarial_latent"}
+GENERATOR_WEIGHTS = {"g_adv_1": "adversarial_1", "g_adv_2": "adversarial_2",
+                     "g_adv_latent": "adversarial_latent", "cycle_1": "cycle_1",
+                     "cycle_2": "cycle_2", "cycle_3": "cycle_3", "cycle_4": "cycle_4"}
+DISCRIMINATOR_TERMS = (*DISCRIMINATOR_WEIGHTS, "d_total")
+GENERATOR_TERMS = (*GENERATOR_WEIGHTS, "g_total")
 LOSS_TERMS = DISCRIMINATOR_TERMS + GENERATOR_TERMS
 
 
@@ -45,26 +53,34 @@ def _l1(a, b):
     return tf.reduce_mean(tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32)))
 
 
+def weighted_sum(terms: dict, weight_fields: dict, weights: LossWeights):
+    """Objective (1) over ``terms``: each term times the LossWeights field named for it."""
+    return tf.add_n([getattr(weights, weight_fields[name]) * value
+                     for name, value in terms.items()])
+
+
+@keras.saving.register_keras_serializable(package="lstnet_tf")
 class LSTNet(keras.Model):
     """The two encoders, two generators and three discriminators, trained with ``fit``.
 
+    One forward pass of the encoders/generators per step serves both phases. This is exact:
+    their weights do not change between the discriminator update and their own update, and
+    BatchNorm in training mode normalises with the same batch statistics, so the translations,
+    losses and gradients of the second phase are those of a recomputation
+    (``ReferenceLSTNet``, tested against this). Only the BatchNorm moving averages are
+    updated once per step instead of twice (they are used at inference only).
+
     Args:
         model_config: widths and layer hyperparameters (Table 1 at width 1.0).
-        reuse_forward: compute the encoder/generator forward pass once per step and use it in
-            both phases. Exact: the encoder/generator weights do not change between the
-            discriminator update and the encoder/generator update, and BatchNorm in training
-            mode normalises with the same batch statistics, so the translations and hence the
-            losses and gradients of the second phase are those of a recomputation. Only the
-            BatchNorm moving averages are updated once per step instead of twice (they are
-            not used in training, only at inference).
         dtype: Keras dtype policy name for the networks (None: the global policy).
     """
 
-    def __init__(self, model_config: ModelConfig | None = None, reuse_forward: bool = True,
-                 dtype=None, **kwargs):
+    def __init__(self, model_config: ModelConfig | dict | None = None, dtype=None, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(model_config, dict):
+            model_config = ModelConfig(**model_config)
         self.model_config = model_config or ModelConfig()
-        self.reuse_forward = reuse_forward
+        self.precision = getattr(dtype, "name", dtype)
         self.networks = build_lstnet_networks(self.model_config, dtype=dtype)
         # Attributes so that Keras tracks (and saves) every part exactly once.
         self.parts = self.networks.all_parts()
@@ -78,6 +94,14 @@ class LSTNet(keras.Model):
         # All variables exist now (functional parts); there is no call() to build.
         self.built = True
 
+    def get_config(self) -> dict:
+        return {"model_config": dataclasses.asdict(self.model_config), "dtype": self.precision,
+                "name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "LSTNet":
+        return cls(**config)
+
     # ----------------------------------------------------------------- set-up
 
     def compile(self, d_optimizer=None, g_optimizer=None, loss_weights: LossWeights | None = None,
@@ -90,16 +114,12 @@ class LSTNet(keras.Model):
         super().compile(**kwargs)
         self.d_optimizer = d_optimizer or default_optimizer(name="d_adam")
         self.g_optimizer = g_optimizer or default_optimizer(name="g_adam")
-        if self._uses_float16():
+        if needs_loss_scaling(self.precision):
             self.d_optimizer = self._loss_scaled(self.d_optimizer)
             self.g_optimizer = self._loss_scaled(self.g_optimizer)
         self.loss_weights = loss_weights or LossWeights()
         self.d_optimizer.build(self.discriminator_variables)
         self.g_optimizer.build(self.translator_variables)
-
-    def _uses_float16(self) -> bool:
-        return any(layer.compute_dtype == "float16"
-                   for part in self.parts for layer in part.layers)
 
     @staticmethod
     def _loss_scaled(optimizer):
@@ -154,15 +174,12 @@ class LSTNet(keras.Model):
     def discriminator_losses(self, x1, x2, z1, z2, x12, x21):
         """D1: real x1 = 1, G1(E2(x2)) = 0; D2 the mirror; D_l: E1(x1) = 1, E2(x2) = 0."""
         (disc1, disc2), disc_l = self.networks.image_discriminators, self.networks.latent_discriminator
-        w = self.loss_weights
         losses = {
             "d_adv_1": _bce(1.0, disc1(x1)) + _bce(0.0, disc1(x21)),
             "d_adv_2": _bce(1.0, disc2(x2)) + _bce(0.0, disc2(x12)),
             "d_adv_latent": _bce(1.0, disc_l(z1)) + _bce(0.0, disc_l(z2)),
         }
-        losses["d_total"] = (w.adversarial_1 * losses["d_adv_1"]
-                             + w.adversarial_2 * losses["d_adv_2"]
-                             + w.adversarial_latent * losses["d_adv_latent"])
+        losses["d_total"] = weighted_sum(losses, DISCRIMINATOR_WEIGHTS, self.loss_weights)
         return losses
 
     def generator_losses(self, x1, x2, t):
@@ -172,7 +189,6 @@ class LSTNet(keras.Model):
         only the translated halves appear here.
         """
         (disc1, disc2), disc_l = self.networks.image_discriminators, self.networks.latent_discriminator
-        w = self.loss_weights
         losses = {
             "g_adv_1": _bce(1.0, disc1(t["x21"])),
             "g_adv_2": _bce(1.0, disc2(t["x12"])),
@@ -182,11 +198,7 @@ class LSTNet(keras.Model):
             "cycle_3": _l1(x1, t["x121"]),
             "cycle_4": _l1(x2, t["x212"]),
         }
-        losses["g_total"] = (w.adversarial_1 * losses["g_adv_1"]
-                             + w.adversarial_2 * losses["g_adv_2"]
-                             + w.adversarial_latent * losses["g_adv_latent"]
-                             + w.cycle_1 * losses["cycle_1"] + w.cycle_2 * losses["cycle_2"]
-                             + w.cycle_3 * losses["cycle_3"] + w.cycle_4 * losses["cycle_4"])
+        losses["g_total"] = weighted_sum(losses, GENERATOR_WEIGHTS, self.loss_weights)
         return losses
 
     # ------------------------------------------------------------- training
@@ -198,42 +210,33 @@ class LSTNet(keras.Model):
             return optimizer.scale_loss(loss)
         return loss
 
-    @staticmethod
-    def _apply(optimizer, tape, scaled_loss, variables):
-        optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
-
-    def discriminator_phase(self, x1, x2, translations=None):
-        """One update of D1, D2, D_l; the encoders/generators are only run, not updated."""
-        t = translations if translations is not None else self.translate_all(x1, x2, training=True)
+    def discriminator_update(self, x1, x2, translations):
+        """One update of D1, D2, D_l on given translations; returns their losses."""
+        t = translations
         with tf.GradientTape() as tape:
             losses = self.discriminator_losses(x1, x2, t["z1"], t["z2"], t["x12"], t["x21"])
             scaled = self._scaled(self.d_optimizer, losses["d_total"])
-        self._apply(self.d_optimizer, tape, scaled, self.discriminator_variables)
+        variables = self.discriminator_variables
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
         return losses
 
-    def generator_phase(self, x1, x2):
-        """One update of the encoders/generators; the discriminators are only run."""
+    def translator_gradients(self, x1, x2):
+        """Updates the discriminators, then returns the (loss-scaled) gradients of objective
+        (1) for the encoders/generators, computed with the updated discriminators, and both
+        phases' losses. The one forward pass of the translators serves both phases; the
+        discriminator update reads it outside the tape."""
         with tf.GradientTape() as tape:
-            losses = self.generator_losses(x1, x2, self.translate_all(x1, x2, training=True))
-            scaled = self._scaled(self.g_optimizer, losses["g_total"])
-        self._apply(self.g_optimizer, tape, scaled, self.translator_variables)
-        return losses
+            translations = self.translate_all(x1, x2, training=True)
+            with tape.stop_recording():
+                d_losses = self.discriminator_update(x1, x2, translations)
+            g_losses = self.generator_losses(x1, x2, translations)
+            scaled = self._scaled(self.g_optimizer, g_losses["g_total"])
+        return tape.gradient(scaled, self.translator_variables), d_losses, g_losses
 
     def train_step(self, data):
         x1, x2 = data
-        if self.reuse_forward:
-            # The discriminator phase reads the same translations, outside the tape.
-            with tf.GradientTape() as tape:
-                translations = self.translate_all(x1, x2, training=True)
-                with tape.stop_recording():
-                    d_losses = self.discriminator_phase(x1, x2, translations)
-                g_losses = self.generator_losses(x1, x2, translations)
-                scaled = self._scaled(self.g_optimizer, g_losses["g_total"])
-            self._apply(self.g_optimizer, tape, scaled, self.translator_variables)
-        else:
-            d_losses = self.discriminator_phase(x1, x2)
-            g_losses = self.generator_phase(x1, x2)
-
+        gradients, d_losses, g_losses = self.translator_gradients(x1, x2)
+        self.g_optimizer.apply_gradients(zip(gradients, self.translator_variables))
         self.completed_steps.assign_add(1)
         for name, value in {**d_losses, **g_losses}.items():
             self.trackers[name].update_state(value)
@@ -255,3 +258,18 @@ class LSTNet(keras.Model):
     def translate_2_to_1(self, x2):
         """USPS -> MNIST: G1(E2(x2)), BatchNorm in inference mode (no state changes)."""
         return self.networks.generators[0](self.encode_2(x2), training=False)
+
+
+class ReferenceLSTNet(LSTNet):
+    """The straightforward loop: each phase runs its own forward pass of the translators.
+
+    A reference only: the tests check ``LSTNet``'s gradients against it and the benchmark
+    times it. Not registered for saving.
+    """
+
+    def translator_gradients(self, x1, x2):
+        d_losses = self.discriminator_update(x1, x2, self.translate_all(x1, x2, training=True))
+        with tf.GradientTape() as tape:
+            g_losses = self.generator_losses(x1, x2, self.translate_all(x1, x2, training=True))
+            scaled = self._scaled(self.g_optimizer, g_losses["g_total"])
+        return tape.gradient(scaled, self.translator_variables), d_losses, g_losses

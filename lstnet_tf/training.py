@@ -8,10 +8,11 @@ same data order (the paired pipeline is a pure function of the seed and the step
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import shutil
-import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -20,41 +21,30 @@ import numpy as np
 import tensorflow as tf
 
 from lstnet_tf.config import ExperimentConfig
-from lstnet_tf.data import DataError, paired_dataset
+from lstnet_tf.console import UserFacingError
+from lstnet_tf.pipeline import paired_dataset
 from lstnet_tf.lstnet import LOSS_TERMS, LSTNet, default_optimizer
+from lstnet_tf.precision import PrecisionChoice, resolve_precision
 from lstnet_tf.files import write_atomically
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(UserFacingError):
     """A loss became NaN or Inf; training stopped and the last good checkpoint was kept."""
 
 
-class ResumeError(RuntimeError):
+class ResumeError(UserFacingError):
     """A checkpoint does not fit the current configuration."""
 
 
-def run_reporting_errors(command: Callable[[], int]) -> int:
-    """Runs a command-line entry point: a missing/corrupt data file, an unusable checkpoint or
-    a diverged run becomes one "error:" line on stderr and exit status 1, not a traceback."""
-    try:
-        return command()
-    except (DataError, ResumeError, NonFiniteLossError) as error:
-        print(f"\nerror: {error}", file=sys.stderr)
-        return 1
-
-
-def resolve_precision(precision: str) -> str:
-    """"auto" means mixed_float16 where TensorFlow sees a GPU, float32 on a CPU."""
-    if precision != "auto":
-        return precision
-    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
-
-
-def build_lstnet(config: ExperimentConfig) -> LSTNet:
-    """An LSTNet compiled with the config's optimizers, loss weights and precision."""
+def build_lstnet(config: ExperimentConfig, precision: str | None = None,
+                 model_class: type = LSTNet) -> LSTNet:
+    """An LSTNet compiled with the config's optimizers and loss weights, in ``precision``
+    (default: ``config.train.precision``, which must then not be "auto")."""
     train = config.train
-    model = LSTNet(config.model, reuse_forward=train.reuse_forward,
-                   dtype=resolve_precision(train.precision))
+    precision = precision or train.precision
+    if precision == "auto":
+        raise ValueError("resolve 'auto' first (precision.resolve_precision / train_lstnet)")
+    model = model_class(config.model, dtype=precision)
     model.compile(
         d_optimizer=default_optimizer(train.d_learning_rate, train.beta_1, train.beta_2, "d_adam"),
         g_optimizer=default_optimizer(train.g_learning_rate, train.beta_1, train.beta_2, "g_adam",
@@ -89,12 +79,8 @@ class CheckpointStore:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         model.save_weights(tmp / self.WEIGHTS)
-        optimizer_state = {
-            f"{prefix}_{i}": np.asarray(v.numpy())
-            for prefix, opt in (("d", model.d_optimizer), ("g", model.g_optimizer))
-            for i, v in enumerate(opt.variables)
-        }
-        np.savez(tmp / self.OPTIMIZERS, **optimizer_state)
+        np.savez(tmp / self.OPTIMIZERS, **{path: np.asarray(v.numpy())
+                                           for path, v in _optimizer_variables(model).items()})
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
         write_atomically(self.directory / "latest", str(step))
@@ -116,9 +102,17 @@ class CheckpointStore:
         try:
             model.load_weights(path / self.WEIGHTS)
             with np.load(path / self.OPTIMIZERS) as state:
-                for prefix, opt in (("d", model.d_optimizer), ("g", model.g_optimizer)):
-                    for i, v in enumerate(opt.variables):
-                        v.assign(state[f"{prefix}_{i}"])
+                variables = _optimizer_variables(model)
+                if set(state.files) != set(variables):
+                    raise KeyError(
+                        "optimizer variables differ: missing "
+                        f"{sorted(set(variables) - set(state.files))[:3]}, unexpected "
+                        f"{sorted(set(state.files) - set(variables))[:3]}")
+                for name, v in variables.items():
+                    if state[name].shape != tuple(v.shape):
+                        raise ValueError(f"optimizer variable {name} has shape "
+                                         f"{state[name].shape}, the model {tuple(v.shape)}")
+                    v.assign(state[name])
         except (OSError, ValueError, KeyError) as error:
             raise ResumeError(
                 f"cannot resume from {path}: {error}. The checkpoint does not match this "
@@ -126,6 +120,11 @@ class CheckpointStore:
                 f"{self.directory} to start afresh."
             ) from None
         return step
+
+
+def _optimizer_variables(model: LSTNet) -> dict:
+    """Both optimizers' variables (moments, weight averages, counters) by variable path."""
+    return {v.path: v for opt in (model.d_optimizer, model.g_optimizer) for v in opt.variables}
 
 
 def _truncate_csv_after(path: Path, step: int) -> None:
@@ -205,6 +204,42 @@ class CheckpointAndMonitor(keras.callbacks.Callback):
               + ", ".join(f"{k} {v:.4f}" for k, v in values.items()), flush=True)
 
 
+PRECISION_FILE = "precision.json"
+
+
+def precision_of_run(config: ExperimentConfig, run_dir: Path) -> PrecisionChoice:
+    """The run's precision: recorded in ``run_dir`` by its first start (so that a resumed run
+    computes exactly as before), else resolved now (``auto`` may time a few steps)."""
+    path = Path(run_dir) / PRECISION_FILE
+    if path.is_file():
+        recorded = PrecisionChoice(**json.loads(path.read_text()))
+        if config.train.precision in ("auto", recorded.precision):
+            return recorded
+    choice = resolve_precision(config.train.precision,
+                               time_step=lambda p: measure_seconds_per_step(config, p))
+    write_atomically(path, json.dumps(choice.to_dict(), indent=2))
+    return choice
+
+
+class _BatchClock(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        self.ends = getattr(self, "ends", []) + [time.perf_counter()]
+
+
+def measure_seconds_per_step(config: ExperimentConfig, precision: str, steps: int = 4,
+                             warmup: int = 2) -> float:
+    """Median seconds per training step of a throw-away LSTNet of the config's shape in
+    ``precision``, on random images, after ``warmup`` steps (tracing, oneDNN set-up)."""
+    model = build_lstnet(config, precision)
+    rng, batch = np.random.default_rng(0), config.train.batch_size
+    pair = (rng.uniform(-1, 1, (batch, 28, 28, 1)).astype("float32"),
+            rng.uniform(-1, 1, (batch, 16, 16, 1)).astype("float32"))
+    clock = _BatchClock()
+    model.fit(tf.data.Dataset.from_tensors(pair).repeat(), steps_per_epoch=warmup + steps,
+              epochs=1, verbose=0, shuffle=False, callbacks=[clock])
+    return float(np.median(np.diff(clock.ends[warmup - 1:])))
+
+
 def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray],
                  run_dir: Path, seed: int, monitor: Callable | None = None,
                  verbose: int = 1, callbacks: tuple = ()) -> LSTNet:
@@ -216,8 +251,10 @@ def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray]
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    choice = precision_of_run(config, run_dir)
     keras.utils.set_random_seed(seed)
-    model = build_lstnet(config)
+    model = build_lstnet(config, choice.precision)
+    model.precision_choice = choice
     store = CheckpointStore(run_dir / "checkpoints")
     start = store.restore(model)
     every, total = config.train.checkpoint_every, config.train.steps
@@ -232,7 +269,7 @@ def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray]
     if start:
         print(f"Resuming LSTNet from step {start} of {total} ({store.directory}).")
     print(f"Training LSTNet for {total - start} steps; one epoch = {every} steps; "
-          f"precision {resolve_precision(config.train.precision)}.", flush=True)
+          f"precision {choice.precision} ({choice.reason}).", flush=True)
     stream = paired_dataset(*images, batch_size=config.train.batch_size, seed=seed,
                             augment=config.train.augment, start_step=start)
     model.fit(

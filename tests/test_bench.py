@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lstnet_tf import bench
+from lstnet_experiments import bench, cpu_peak, flops
 from lstnet_tf.config import ModelConfig
 from lstnet_tf.models import build_latent_discriminator, build_lstnet_networks
 
@@ -16,7 +16,7 @@ def test_forward_flops_of_the_latent_discriminator_by_hand():
     conv 4x4x(512->256) k3 after a stride-2 pool, dense 4*4*256 -> 1; 2 FLOPs per multiply-add."""
     expected = (2 * 7 * 7 * 9 * 128 * 256 + 2 * 7 * 7 * 9 * 256 * 512
                 + 2 * 4 * 4 * 9 * 512 * 256 + 2 * 4 * 4 * 256)
-    assert bench.forward_flops(build_latent_discriminator(ModelConfig())) == expected
+    assert flops.forward_flops(build_latent_discriminator(ModelConfig())) == expected
 
 
 def test_transposed_convolution_flops_count_input_pixels():
@@ -24,13 +24,13 @@ def test_transposed_convolution_flops_count_input_pixels():
     networks = build_lstnet_networks(ModelConfig(width=1.0))
     shared_gen_layer1 = 2 * 7 * 7 * 9 * 128 * 128
     shared_gen_layer2 = 2 * 7 * 7 * 9 * 128 * 256
-    assert bench.forward_flops(networks.shared_generator) == shared_gen_layer1 + shared_gen_layer2
+    assert flops.forward_flops(networks.shared_generator) == shared_gen_layer1 + shared_gen_layer2
 
 
 def test_reusing_the_forward_pass_saves_exactly_one_translation_forward():
     networks = build_lstnet_networks(ModelConfig(width=0.25))
-    reuse = bench.iteration_flops(networks, 64, reuse_forward=True)
-    recompute = bench.iteration_flops(networks, 64, reuse_forward=False)
+    reuse = flops.iteration_flops(networks, 64, reuse_forward=True)
+    recompute = flops.iteration_flops(networks, 64, reuse_forward=False)
     assert recompute["total"] - reuse["total"] == reuse["phases"]["translations_forward"]
 
 
@@ -65,7 +65,7 @@ def test_render_rejects_a_file_that_is_not_a_benchmark_json(tmp_path, capsys):
 def test_flop_count_matches_what_onednn_executes(reuse_forward):
     """The count from layer shapes against oneDNN's own log of one real iteration. Slightly
     below 1 is expected: nothing needs the input gradient of the first layers."""
-    check = bench.count_check(0.0625, 4, reuse_forward)
+    check = flops.count_check(0.0625, 4, reuse_forward)
     assert 0.98 < check["ratio"] <= 1.0, check
     assert set(check["onednn_seconds_by_primitive"]) >= {
         "convolution forward_training", "convolution backward_data",
@@ -85,19 +85,19 @@ def test_onednn_log_parsing_by_hand():
         "onednn_verbose,v1,primitive,create:cache_miss,cpu,convolution,x,forward_training,"
         "src:f32,,,mb2_ic3oc4_ih8oh8kh3_iw8ow8kw3,0.1",
     ])
-    assert bench.onednn_executed_flops(log) == (2 * 2 * 3 * 4 * 8 * 8 * 3 * 3 + 2 * 5 * 6 * 7
+    assert flops.onednn_executed_flops(log) == (2 * 2 * 3 * 4 * 8 * 8 * 3 * 3 + 2 * 5 * 6 * 7
                                                 + 2 * 2 * 10 * 1)
-    assert bench.onednn_seconds_by_primitive(log) == pytest.approx(
+    assert flops.onednn_seconds_by_primitive(log) == pytest.approx(
         {"convolution forward_training": 0.0001, "other": 0.00003})
 
 
 def test_cpu_peak_is_measured_with_the_compiler_and_estimated_without(monkeypatch):
-    measured = bench.measure_cpu_peak(repeats=1)
+    measured = cpu_peak.measure_cpu_peak(repeats=1)
     assert measured["clock_ghz"] > 0.5 and measured["gflops"]["float32"] > 1
-    assert "measured by lstnet_tf/cpu_peak.c" in measured["derivation"]
+    assert "measured by lstnet_experiments/cpu_peak.c" in measured["derivation"]
     assert measured["gflops"]["float32"] == max(measured["rounds"]["float32_gflops"])
-    monkeypatch.setattr(bench.shutil, "which", lambda name: None)
-    estimated = bench.measure_cpu_peak(repeats=1)
+    monkeypatch.setattr(cpu_peak.shutil, "which", lambda name: None)
+    estimated = cpu_peak.measure_cpu_peak(repeats=1)
     assert "not measured" in estimated["derivation"]
 
 
@@ -114,7 +114,7 @@ def test_findings_compare_variants_with_their_baselines():
     assert "fastest variant (float32, reuse forward, XLA) takes 6.00 s" in text
     assert "1.67x faster than the straightforward float32 step (10.00 s)" in text
     assert "mixed_bfloat16 is slower than the same configuration without it in the 1 pair(s) " \
-           "measured (time ratio 1.50 to 1.50), so it is not the CPU default" in text
+           "measured (time ratio 1.50 to 1.50), so precision auto would choose float32" in text
     assert "XLA (jit_compile) is sometimes faster, sometimes slower than the same " \
            "configuration without it in the 2 pair(s) measured (time ratio 0.75 to 1.10)" in text
 
@@ -133,8 +133,9 @@ def test_xla_rows_get_no_flop_rate_since_the_count_does_not_describe_them():
     assert "XLA rows have no GFLOP/s" in text
 
 
-def test_findings_say_when_the_fastest_setting_is_the_default():
+def test_findings_say_when_the_fastest_setting_is_the_same_at_every_width():
     rows = [_row(w, "float32", reuse, False, w * (1 if reuse else 2))
             for w in (1.0, 0.5) for reuse in (True, False)]
-    assert ("- The fastest setting is the same at every width: float32, reuse forward. It is "
-            "the CPU default") in "\n".join(bench.findings(rows))
+    assert ("- The fastest setting is the same at every width: float32, reuse forward "
+            "(training reuses the forward pass; XLA is off by default).") in \
+        "\n".join(bench.findings(rows))

@@ -11,7 +11,6 @@ import bz2
 import gzip
 import hashlib
 import io
-import math
 import shutil
 import time
 import urllib.error
@@ -23,7 +22,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lstnet_tf import data
+from lstnet_tf import data, pipeline
 
 MNIST_COUNTS = {
     "train": [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949],
@@ -120,7 +119,7 @@ def test_mnist_shapes_values_and_official_counts(shared_data_dir, split):
     assert images.shape == (n, 28, 28, 1) and images.dtype == np.float32
     assert labels.shape == (n,) and labels.dtype == np.int32
     assert images.min() == -1.0 and images.max() == 1.0
-    assert np.all(images[:, 0, 0, 0] == data.BACKGROUND)
+    assert np.all(images[:, 0, 0, 0] == pipeline.BACKGROUND)
     assert np.bincount(labels).tolist() == MNIST_COUNTS[split]
     assert labels[:10].tolist() == MNIST_FIRST_LABELS[split]
 
@@ -132,7 +131,7 @@ def test_usps_native_size_values_and_official_counts(shared_data_dir, split):
     assert images.shape == (n, 16, 16, 1) and images.dtype == np.float32
     assert labels.shape == (n,) and labels.dtype == np.int32
     assert images.min() == -1.0 and images.max() == 1.0
-    assert np.median(images) == data.BACKGROUND
+    assert np.median(images) == pipeline.BACKGROUND
     assert np.bincount(labels).tolist() == USPS_COUNTS[split]
 
 
@@ -422,7 +421,7 @@ SEED = tf.constant([7, 11], dtype=tf.int64)
 
 def test_augmentation_keeps_shape_and_range_and_changes_images(shared_data_dir):
     images = data.load_usps("test", data_dir=shared_data_dir)[0][:16]
-    augmented = data.augment_images(images, SEED).numpy()
+    augmented = pipeline.augment_images(images, SEED).numpy()
     assert augmented.shape == images.shape and augmented.dtype == np.float32
     assert augmented.min() >= -1.0 and augmented.max() <= 1.0
     changed = np.abs(augmented - images).reshape(16, -1).max(axis=1)
@@ -431,10 +430,10 @@ def test_augmentation_keeps_shape_and_range_and_changes_images(shared_data_dir):
 
 def test_augmentation_is_reproducible_per_seed_and_works_in_tf_data():
     blob = np.repeat(centred_blob(28, 6)[np.newaxis], 8, axis=0)
-    first = data.augment_images(blob, SEED).numpy()
-    np.testing.assert_array_equal(first, data.augment_images(blob, SEED).numpy())
-    assert not np.allclose(first, data.augment_images(blob, SEED + 1).numpy())
-    in_graph = tf.data.Dataset.from_tensors(blob).map(lambda b: data.augment_images(b, SEED))
+    first = pipeline.augment_images(blob, SEED).numpy()
+    np.testing.assert_array_equal(first, pipeline.augment_images(blob, SEED).numpy())
+    assert not np.allclose(first, pipeline.augment_images(blob, SEED + 1).numpy())
+    in_graph = tf.data.Dataset.from_tensors(blob).map(lambda b: pipeline.augment_images(b, SEED))
     np.testing.assert_allclose(next(iter(in_graph)).numpy(), first, atol=1e-6)
 
 
@@ -442,7 +441,7 @@ def test_augmentation_stays_within_the_papers_bounds():
     n = 256
     blob = np.repeat(centred_blob(28, 5)[np.newaxis], n, axis=0)
     mass0, cx0, cy0, _ = ink_moments(blob)
-    mass, cx, cy, _ = ink_moments(data.augment_images(blob, SEED).numpy())
+    mass, cx, cy, _ = ink_moments(pipeline.augment_images(blob, SEED).numpy())
     shift = np.hypot(cx - cx0, cy - cy0)
     # A round blob at the centre only moves by the shift: at most 2 * sqrt(2) px.
     assert shift.max() <= 3.0 and shift.max() > 1.5
@@ -452,14 +451,14 @@ def test_augmentation_stays_within_the_papers_bounds():
 
     bar = np.full((n, 28, 28, 1), -1.0, np.float32)
     bar[:, 12:16, 4:24] = 1.0
-    _, _, _, angle = ink_moments(data.augment_images(bar, SEED).numpy())
+    _, _, _, angle = ink_moments(pipeline.augment_images(bar, SEED).numpy())
     assert np.abs(angle).max() <= 10.5 and np.abs(angle).max() > 7.0
 
 
 def test_uncovered_pixels_get_the_background_value():
     white = np.ones((32, 16, 16, 1), np.float32)
-    augmented = data.augment_images(white, SEED).numpy()
-    assert augmented.min() == data.BACKGROUND
+    augmented = pipeline.augment_images(white, SEED).numpy()
+    assert augmented.min() == pipeline.BACKGROUND
 
 
 # ---------------------------------------------------------------------------------------------
@@ -482,7 +481,7 @@ def take(dataset, count: int):
 
 def test_pairs_have_the_right_shapes_and_cycle_the_small_domain_by_epochs():
     n1, n2 = 200, 80
-    pairs = take(data.paired_dataset(numbered_images(n1, 28), numbered_images(n2, 16),
+    pairs = take(pipeline.paired_dataset(numbered_images(n1, 28), numbered_images(n2, 16),
                                      augment=False), 5)  # 5 * 64 = 320 = 4 USPS epochs
     for x1, x2 in pairs:
         assert x1.shape == (64, 28, 28, 1) and x2.shape == (64, 16, 16, 1)
@@ -497,13 +496,13 @@ def test_pairs_have_the_right_shapes_and_cycle_the_small_domain_by_epochs():
 
 def test_pairs_are_deterministic_for_a_seed_whatever_the_global_seed():
     x1, x2 = numbered_images(128, 28), numbered_images(64, 16)
-    first = take(data.paired_dataset(x1, x2, seed=3), 2)
+    first = take(pipeline.paired_dataset(x1, x2, seed=3), 2)
     tf.random.set_seed(12345)
     try:
-        again = take(data.paired_dataset(x1, x2, seed=3), 2)
+        again = take(pipeline.paired_dataset(x1, x2, seed=3), 2)
     finally:
         tf.random.set_seed(None)
-    other = take(data.paired_dataset(x1, x2, seed=4), 2)
+    other = take(pipeline.paired_dataset(x1, x2, seed=4), 2)
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
@@ -513,8 +512,8 @@ def test_pairs_are_deterministic_for_a_seed_whatever_the_global_seed():
 @pytest.mark.parametrize("start_step", [1, 5])
 def test_resuming_at_step_k_gives_batch_k(start_step):
     x1, x2 = numbered_images(200, 28), numbered_images(80, 16)
-    uninterrupted = take(data.paired_dataset(x1, x2, seed=9), start_step + 2)
-    resumed = take(data.paired_dataset(x1, x2, seed=9, start_step=start_step), 2)
+    uninterrupted = take(pipeline.paired_dataset(x1, x2, seed=9), start_step + 2)
+    resumed = take(pipeline.paired_dataset(x1, x2, seed=9, start_step=start_step), 2)
     for expected, actual in zip(uninterrupted[start_step:], resumed):
         np.testing.assert_array_equal(expected[0], actual[0])
         np.testing.assert_array_equal(expected[1], actual[1])
@@ -522,7 +521,7 @@ def test_resuming_at_step_k_gives_batch_k(start_step):
 
 def test_domain_smaller_than_a_batch_is_rejected():
     with pytest.raises(ValueError, match="fewer than one batch"):
-        data.paired_dataset(numbered_images(100, 28), numbered_images(10, 16))
+        pipeline.paired_dataset(numbered_images(100, 28), numbered_images(10, 16))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -533,15 +532,15 @@ def test_resizing_between_the_two_domains(shared_data_dir):
     usps = data.load_usps("test", data_dir=shared_data_dir)[0][:20]
     mnist = data.load_mnist("test", data_dir=shared_data_dir)[0][:20]
     for original, size in ((usps, 28), (mnist, 16)):
-        resized = data.test_images_resized(original, size)
+        resized = pipeline.test_images_resized(original, size)
         assert resized.shape == (20, size, size, 1) and resized.dtype == np.float32
         assert resized.min() >= -1.0 and resized.max() <= 1.0
         # Ink is kept in proportion to the image area (antialiasing keeps thin MNIST strokes).
         ratio = (resized + 1).mean(axis=(1, 2, 3)) / (original + 1).mean(axis=(1, 2, 3))
         assert np.all(np.abs(ratio - 1.0) < 0.1)
-        blank = np.full_like(original[:2], data.BACKGROUND)
-        resized_blank = data.test_images_resized(blank, size)
-        np.testing.assert_allclose(resized_blank, data.BACKGROUND, atol=1e-6)
+        blank = np.full_like(original[:2], pipeline.BACKGROUND)
+        resized_blank = pipeline.test_images_resized(blank, size)
+        np.testing.assert_allclose(resized_blank, pipeline.BACKGROUND, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------------------
@@ -569,7 +568,7 @@ def test_load_splits_is_disjoint_from_training_and_covers_the_training_set(share
 
     splits = load_splits(DataConfig(), shared_data_dir, download=False)
     for domain, total in (("mnist", 60000), ("usps", 7291)):
-        (x_fit, y_fit), (x_val, y_val) = splits["train"][domain], splits["validation"][domain]
+        (_, y_fit), (_, y_val) = splits["train"][domain], splits["validation"][domain]
         assert len(y_fit) + len(y_val) == total
         assert abs(len(y_val) - total // 10) <= 10
     x, y = load_usps("train", shared_data_dir, download=False)

@@ -71,7 +71,7 @@ def trained():
     """An LSTNet after 3 steps of a tiny run, with a weight average (decay 0.5)."""
     config = ExperimentConfig(model=ModelConfig(width=0.0625),
                               train=TrainConfig(batch_size=4, ema_decay=0.5))
-    model = build_lstnet(config)
+    model = build_lstnet(config, "float32")
     for step in range(3):
         model.train_step((X1[4 * step:4 * step + 4], X2[4 * step:4 * step + 4]))
     return model

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from lstnet_tf import precision_check
+from lstnet_experiments import precision_check
 from lstnet_tf.data import DATA_DIR_ENV
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -40,7 +40,7 @@ def test_writes_table_json_logs_and_figures(smoke_run):
         assert len(_losses(out / f"losses_{r['precision']}.csv")) == 2
     text = (out / "precision_check.md").read_text()
     assert "| float32 |" in text and "| mixed_bfloat16 |" in text
-    assert "python -m lstnet_tf.precision_check --preset smoke" in text
+    assert "python -m lstnet_experiments.precision_check --preset smoke" in text
     for figure in ("loss_curves.png", "accuracy_monitor.png"):
         assert (out / figure).read_bytes().startswith(PNG_MAGIC)
 

@@ -12,11 +12,13 @@ import tensorflow as tf
 
 from lstnet_tf.config import ExperimentConfig, ModelConfig, TrainConfig
 from lstnet_tf.lstnet import LOSS_TERMS
-from lstnet_tf.training import CheckpointStore, NonFiniteLossError, build_lstnet, train_lstnet
+from lstnet_tf.training import (CheckpointStore, NonFiniteLossError, ResumeError, build_lstnet,
+                                train_lstnet)
 
 CONFIG = ExperimentConfig(
     model=ModelConfig(width=0.0625),
-    train=TrainConfig(steps=4, checkpoint_every=2, batch_size=4, ema_decay=0.9),
+    train=TrainConfig(steps=4, checkpoint_every=2, batch_size=4, ema_decay=0.9,
+                      precision="float32"),
 )
 RNG = np.random.default_rng(0)
 X1 = RNG.uniform(-1, 1, (24, 28, 28, 1)).astype("float32")
@@ -114,7 +116,48 @@ def test_planted_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path)
                      callbacks=(PoisonAfter(2),))
     store = CheckpointStore(tmp_path / "checkpoints")
     assert store.latest_step() == 2
-    restored = build_lstnet(CONFIG)
+    restored = build_lstnet(CONFIG, "float32")
     assert store.restore(restored) == 2
     assert all(np.isfinite(v.numpy()).all() for v in restored.weights)
     assert [int(r["step"]) for r in _read_rows(tmp_path / "losses.csv")] == [1, 2]
+
+
+def _rewrite_optimizer_state(path, change):
+    with np.load(path) as state:
+        arrays = {name: state[name] for name in state.files}
+    np.savez(path, **change(arrays))
+
+
+def test_optimizer_state_is_restored_by_variable_path(uninterrupted, tmp_path):
+    """Stored in another order, each optimizer variable still gets the value of its own path."""
+    import shutil
+
+    _, run_dir = uninterrupted
+    shutil.copytree(run_dir / "checkpoints", tmp_path / "checkpoints")
+    path = tmp_path / "checkpoints" / "step-0000004" / CheckpointStore.OPTIMIZERS
+    with np.load(path) as state:
+        names = list(state.files)
+    _rewrite_optimizer_state(path, lambda arrays: {name: np.full_like(arrays[name], i)
+                                                   for i, name in reversed(list(enumerate(names)))})
+    model = build_lstnet(CONFIG, "float32")
+    CheckpointStore(tmp_path / "checkpoints").restore(model)
+    for opt in (model.d_optimizer, model.g_optimizer):
+        for v in opt.variables:
+            assert np.all(v.numpy() == names.index(v.path)), v.path
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda arrays: {k: v for i, (k, v) in enumerate(arrays.items()) if i != 5}, "missing"),
+    (lambda arrays: {f"{i}": v for i, v in enumerate(arrays.values())}, "differ"),
+])
+def test_optimizer_state_that_does_not_match_by_path_fails_loudly(uninterrupted, tmp_path, change,
+                                                                  message):
+    """A missing variable or a checkpoint keyed otherwise (e.g. by position) is a ResumeError."""
+    import shutil
+
+    _, run_dir = uninterrupted
+    shutil.copytree(run_dir / "checkpoints", tmp_path / "checkpoints")
+    _rewrite_optimizer_state(tmp_path / "checkpoints" / "step-0000004" / CheckpointStore.OPTIMIZERS,
+                             change)
+    with pytest.raises(ResumeError, match=message):
+        CheckpointStore(tmp_path / "checkpoints").restore(build_lstnet(CONFIG, "float32"))

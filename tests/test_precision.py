@@ -1,0 +1,68 @@
+"""How the training precision is decided: explicit, GPU, CPU without bf16, measured on a CPU."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lstnet_tf import precision as precision_module
+from lstnet_tf import training
+from lstnet_tf.config import ExperimentConfig, ModelConfig, TrainConfig
+from lstnet_tf.precision import resolve_precision
+
+BF16 = {"avx512f", "avx512_bf16"}
+
+
+def _never(precision):
+    raise AssertionError(f"timed {precision} although nothing needed measuring")
+
+
+@pytest.mark.parametrize("explicit", ["float32", "mixed_bfloat16", "mixed_float16"])
+def test_an_explicit_precision_always_wins(explicit):
+    choice = resolve_precision(explicit, time_step=_never, has_gpu=True, flags=BF16)
+    assert (choice.precision, choice.reason) == (explicit, "set explicitly")
+
+
+def test_auto_on_a_gpu_is_mixed_float16():
+    assert resolve_precision("auto", _never, has_gpu=True, flags=BF16).precision == "mixed_float16"
+
+
+def test_auto_on_a_cpu_without_bfloat16_is_float32_without_measuring():
+    choice = resolve_precision("auto", _never, has_gpu=False, flags={"avx2", "avx512f"})
+    assert choice.precision == "float32" and "no bfloat16" in choice.reason
+
+
+@pytest.mark.parametrize("f32, bf16, expected", [(0.40, 0.30, "mixed_bfloat16"),
+                                                 (0.30, 0.45, "float32")])
+def test_auto_on_a_bfloat16_cpu_takes_the_faster_measured_precision(f32, bf16, expected):
+    timed = []
+
+    def time_step(precision):
+        timed.append(precision)
+        return {"float32": f32, "mixed_bfloat16": bf16}[precision]
+
+    choice = resolve_precision("auto", time_step, has_gpu=False, flags=BF16)
+    assert choice.precision == expected
+    assert sorted(timed) == ["float32", "mixed_bfloat16"]
+    assert choice.seconds_per_step == {"float32": f32, "mixed_bfloat16": bf16}
+    assert f"float32 {f32:.3f} s/step" in choice.reason and f"{bf16:.3f}" in choice.reason
+
+
+def test_a_run_records_its_choice_and_a_resumed_run_reuses_it(tmp_path, monkeypatch):
+    config = ExperimentConfig(model=ModelConfig(width=0.0625), train=TrainConfig(precision="auto"))
+    monkeypatch.setattr(precision_module, "gpu_available", lambda: False)
+    monkeypatch.setattr(precision_module, "cpu_flags", lambda: BF16)
+    monkeypatch.setattr(training, "measure_seconds_per_step",
+                        lambda config, p: {"float32": 2.0, "mixed_bfloat16": 1.0}[p])
+    first = training.precision_of_run(config, tmp_path)
+    assert first.precision == "mixed_bfloat16"
+    assert json.loads((tmp_path / training.PRECISION_FILE).read_text())["precision"] == first.precision
+    # On resume the machine may measure differently; the recorded choice is kept.
+    monkeypatch.setattr(training, "measure_seconds_per_step", lambda config, p: _never(p))
+    assert training.precision_of_run(config, tmp_path) == first
+
+
+def test_measured_seconds_per_step_is_positive_for_a_tiny_model():
+    config = ExperimentConfig(model=ModelConfig(width=0.0625), train=TrainConfig(batch_size=2))
+    assert 0 < training.measure_seconds_per_step(config, "float32", steps=2, warmup=1) < 30
