@@ -157,21 +157,24 @@ def run_all(args) -> int:
 
 
 def _time_estimate(config, seeds: int) -> str:
-    """From the last committed benchmark of this preset's width, if there is one."""
+    """From the committed benchmarks of this preset's width: this machine's if there is one."""
     import json
 
-    bench = ROOT / "results" / "benchmarks.json"
-    try:
-        rows = json.loads(bench.read_text())["rows"]
-        row = next(r for r in rows if r["width"] == config.model.width
-                   and r["precision"] == "float32" and r["reuse_forward"]
-                   and not r["jit_compile"])
-        machine = json.loads(bench.read_text())["environment"]["cpu"]
-        minutes = row["seconds_per_iteration_median"] * config.train.steps * seeds / 60
-        return (f"Estimated LSTNet training time: ~{minutes:.0f} min on {machine} (float32 step "
-                f"of {bench.relative_to(ROOT)}; other CPUs differ by 2x), plus classifiers.")
-    except (OSError, KeyError, ValueError, StopIteration):
-        return "No committed benchmark for this width: run time unknown (see README, Speed)."
+    from lstnet_experiments.bench import BENCHMARKS, machine_slug
+    from lstnet_tf.files import environment
+
+    runs = sorted(BENCHMARKS.glob("*.json"), key=lambda p: p.stem != machine_slug(environment()))
+    for path in runs:
+        run = json.loads(path.read_text())
+        row = next((r for r in run["rows"] if r["width"] == config.model.width
+                    and r["precision"] == "float32" and r["reuse_forward"]
+                    and not r["jit_compile"]), None)
+        if row is not None:
+            minutes = row["seconds_per_iteration_median"] * config.train.steps * seeds / 60
+            return (f"Estimated LSTNet training time: ~{minutes:.0f} min, from the float32 step "
+                    f"measured on {run['environment']['cpu']} ({path.relative_to(ROOT)}); other "
+                    f"CPUs differ by up to 2x. Classifiers come on top.")
+    return "No committed benchmark for this width: run time unknown (see README, Speed)."
 
 
 def _write_figures(first: dict, out: Path, seed: int, preset: str):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import time
@@ -183,7 +184,9 @@ def markdown(rows: list[dict], peak: dict, checks: list[dict], env: dict, comman
         "# Training speed benchmark",
         "",
         f"Command: `{command}`  ",
-        f"Machine: {env['cpu']}, GPUs: {env['gpus']}; TensorFlow {env['tensorflow']}, "
+        f"Machine: {env['cpu']} (flags of note: "
+        f"{', '.join(env['cpu_flags']) if 'cpu_flags' in env else 'not recorded'}), "
+        f"GPUs: {env['gpus']}; TensorFlow {env['tensorflow']}, "
         f"Keras {env['keras']}, git {env['git_commit']}.",
     ]
     if rendered_by:
@@ -192,7 +195,7 @@ def markdown(rows: list[dict], peak: dict, checks: list[dict], env: dict, comman
         "",
         "One iteration = discriminator update + encoder/generator update on 64 + 64 images. "
         "Median over the timing windows; FLOPs counted from the layer shapes (see "
-        "`lstnet_tf/bench.py` for the formula). XLA = `train.jit_compile`.",
+        "`lstnet_experiments/flops.py` for the formula). XLA = `train.jit_compile`.",
         "",
         "Peak: " + peak["derivation"] + ". "
         + ", ".join(f"{kind} {value:.0f} GFLOP/s" for kind, value in peak["gflops"].items()
@@ -231,6 +234,32 @@ def markdown(rows: list[dict], peak: dict, checks: list[dict], env: dict, comman
     if notes:
         lines += ["", notes]
     return "\n".join(lines) + "\n"
+
+
+BENCHMARKS = ROOT / "results" / "benchmarks"
+
+
+def machine_slug(env: dict) -> str:
+    """A file name for the machine a run was measured on: CPU model and bf16 support."""
+    model = env["cpu"].split(" x ")[0]
+    bf16 = "-bf16" if "avx512_bf16" in env.get("cpu_flags", []) else ""
+    return re.sub(r"[^a-z0-9]+", "-", re.sub(r"\(r\)|\(tm\)", "", model.lower())).strip("-") + bf16
+
+
+def render_index(directory: Path = BENCHMARKS, page: Path | None = None) -> Path:
+    """``results/benchmarks.md``: one section per measured machine, each from its JSON, so a
+    run on a new machine adds a section instead of replacing the others' findings."""
+    page = page or directory.parent / "benchmarks.md"
+    sections = ["# Training-speed benchmarks, one section per machine", "",
+                "Each section is rendered from `results/benchmarks/<machine>.json`; see the "
+                "README's Speed section for the reading.", ""]
+    for path in sorted(directory.glob("*.json")):
+        run = json.loads(path.read_text())
+        text = markdown(run["rows"], run["peak"], run.get("count_checks", []), run["environment"],
+                        run["command"].strip(), run.get("notes", ""))
+        sections += [f"## {path.stem}", "", text.split("\n", 1)[1].lstrip(), ""]
+    write_atomically(page, "\n".join(sections))
+    return page
 
 
 def _choices(value: str) -> list[bool]:
@@ -276,8 +305,10 @@ def main(argv=None) -> int:
     parser.add_argument("--render", type=Path, metavar="JSON",
                         help="only re-render the markdown beside an earlier run's JSON (no "
                              "timing); the page says which commit rendered it")
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmarks.md",
-                        help="markdown file; the JSON goes beside it")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="markdown file; the JSON goes beside it (default: "
+                             "results/benchmarks/<machine>.md, and results/benchmarks.md is "
+                             "re-rendered with every machine's section)")
     args = parser.parse_args(argv)
     if args.render is not None:
         return render(args.render, parser)
@@ -285,7 +316,7 @@ def main(argv=None) -> int:
         parser.error("--steps, --repeats and --batch-size must be >= 1, --warmup >= 0")
     if min(args.widths) <= 0:
         parser.error("--widths must be > 0")
-    if args.out.suffix != ".md":
+    if args.out is not None and args.out.suffix != ".md":
         parser.error("--out must name a .md file")
 
     # Measured first, while nothing else of ours runs.
@@ -313,12 +344,15 @@ def main(argv=None) -> int:
                           flush=True)
     env = environment()
     command = "python -m lstnet_experiments.bench " + " ".join(sys.argv[1:] if argv is None else argv)
-    write_atomically(args.out, markdown(rows, peak, checks, env, command.strip(), args.notes))
-    write_atomically(args.out.with_suffix(".json"),
+    out = args.out or BENCHMARKS / f"{machine_slug(env)}.md"
+    write_atomically(out, markdown(rows, peak, checks, env, command.strip(), args.notes))
+    write_atomically(out.with_suffix(".json"),
                      json.dumps({"command": command, "environment": env, "peak": peak,
                                  "count_checks": checks, "notes": args.notes, "rows": rows},
                                 indent=2))
-    print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
+    print(f"wrote {out} and {out.with_suffix('.json')}")
+    if args.out is None:
+        print(f"wrote {render_index()}")
     return 0
 
 

@@ -40,6 +40,21 @@ def _git_commit() -> str:
         return "unknown (not a git checkout)"
 
 
+# CPU flags that decide which precision is fast (README, "Precision").
+FLAGS_OF_NOTE = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
+
+
+def _cpu_flags_of_note() -> list[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                return [flag for flag in FLAGS_OF_NOTE if flag in flags]
+    except OSError:
+        pass
+    return []
+
+
 def environment() -> dict:
     import keras
     import tensorflow as tf
@@ -49,6 +64,7 @@ def environment() -> dict:
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "cpu": _cpu_description(),
+        "cpu_flags": _cpu_flags_of_note(),
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")] or "none",
         "git_commit": _git_commit(),
     }

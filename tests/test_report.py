@@ -141,3 +141,26 @@ def test_seed_files_of_different_configurations_are_not_mixed(three_seeds):
 def test_an_empty_directory_is_a_clear_error(tmp_path):
     with pytest.raises(ResultsError, match="reproduce.py --all"):
         write_table2(tmp_path)
+
+
+def test_study_compares_variants_on_validation_by_hand(tmp_path):
+    """raw/moving 0.8/0.9 on two seeds, ema/recomputed 0.85/0.88: mean gain (0.05 - 0.02) / 2,
+    better on one seed of two."""
+    from lstnet_experiments import study
+
+    for seed, (base, other) in enumerate([(0.8, 0.85), (0.9, 0.88)]):
+        result = _seed_result(seed, 0.5, 0.5)
+        result["validation"] = {"variants": {
+            "raw/moving": {"usps_to_mnist": base, "mnist_to_usps": base},
+            "ema/recomputed": {"usps_to_mnist": other, "mnist_to_usps": other}}}
+        _write(tmp_path, result)
+        (tmp_path / f"monitor_seed{seed}.csv").write_text("step,usps_to_mnist\n500,0.5\n1000,0.6\n")
+    assert study.main([str(tmp_path), "--out", str(tmp_path / "study")]) == 0
+    table = json.loads((tmp_path / "study" / "variants.json").read_text())["variants"]
+    row = table["ema/recomputed"]["usps_to_mnist"]
+    assert row["gain_over_baseline"] == pytest.approx(0.015)
+    assert row["seeds_better"] == 1 and row["min"] == 0.85
+    assert row["mean"] == pytest.approx(0.865)
+    text = (tmp_path / "study" / "variants.md").read_text()
+    assert "| ema/recomputed | USPS→MNIST | 0: 0.8500, 1: 0.8800 | 0.8650 | 0.8500 | +0.0150 | 1/2 |" in text
+    assert "| 1000 | 0.6000 |" in text
