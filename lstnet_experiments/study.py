@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from lstnet_experiments.report import read_seed_results
-from lstnet_tf.files import write_atomically
+from lstnet_tf.files import environment, write_atomically
 from lstnet_tf.inference import DIRECTION_LABELS, DIRECTIONS
 
 BASELINE = "raw/moving"
@@ -100,11 +100,13 @@ def main(argv=None) -> int:
     command = "python -m lstnet_experiments.study " + " ".join(
         sys.argv[1:] if argv is None else argv)
     table, monitors = variant_table(results), monitor_table(args.results, results)
+    commit = environment()["git_commit"]
     write_atomically(args.out / "variants.json", json.dumps(
-        {"command": command, "seeds": list(results), "variants": table, "monitor": monitors},
-        indent=2) + "\n")
+        {"command": command, "git_commit": commit, "seeds": list(results), "variants": table,
+         "monitor": monitors}, indent=2) + "\n")
     write_atomically(args.out / "variants.md",
-                     markdown(table, monitors, args.results, command, list(results)))
+                     markdown(table, monitors, args.results, f"{command}` at git `{commit}",
+                              list(results)))
     print((args.out / "variants.md").read_text())
     return 0
 
