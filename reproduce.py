@@ -181,7 +181,7 @@ def _write_figures(first: dict, out: Path, seed: int, preset: str):
     from lstnet_experiments import plots
     from lstnet_tf.classifier import predict_labels
     from lstnet_tf.evaluate import apply_in_batches
-    from lstnet_tf.inference import SOURCE_AND_TARGET
+    from lstnet_tf.directions import SOURCE_AND_TARGET
 
     model, classifiers, test, paths = first["model"], first["classifiers"], first["test"], first["paths"]
     n = 12

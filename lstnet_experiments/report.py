@@ -15,7 +15,7 @@ import statistics
 from pathlib import Path
 
 from lstnet_tf.files import write_atomically
-from lstnet_tf.inference import DIRECTION_LABELS, DIRECTIONS, SOURCE_AND_TARGET
+from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS, SOURCE_AND_TARGET
 
 # Table 2 of the paper (published numbers, cited, not re-run here).
 PUBLISHED = {

@@ -150,7 +150,7 @@ class Runner:
 
     def run_seed(self, seed: int, out_dir: Path) -> dict:
         """Classifiers, training, validation study, test, then ``seed<N>.json``, the seed's
-        logs and its two standalone translator models in ``out_dir``."""
+        logs, its two standalone translator models and its two classifiers in ``out_dir``."""
         timings, out_dir = {}, Path(out_dir)
         start = time.time()
         classifiers, classifier_validation = self.classifiers(seed, augment=True)
@@ -178,8 +178,11 @@ class Runner:
         run_dir = self.work / f"seed{seed}"
         for name in ("losses", "monitor"):
             write_atomically(out_dir / f"{name}_seed{seed}.csv", (run_dir / f"{name}.csv").read_bytes())
+        models = out_dir / "models" / f"seed{seed}"
         for direction, path in paths.items():
-            save_model_atomically(path, out_dir / "models" / f"seed{seed}" / f"{direction}.keras")
+            save_model_atomically(path, models / f"{direction}.keras")
+        for domain, classifier in classifiers.items():  # for translate's predicted labels
+            save_model_atomically(classifier, models / f"{domain}_classifier.keras")
         result = {
             "seed": seed,
             "preset": self.config.preset,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from lstnet_experiments.report import read_seed_results
 from lstnet_tf.files import environment, write_atomically
-from lstnet_tf.inference import DIRECTION_LABELS, DIRECTIONS
+from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS
 
 BASELINE = "raw/moving"
 

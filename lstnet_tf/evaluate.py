@@ -15,7 +15,7 @@ from scipy import stats
 
 from lstnet_tf.classifier import predict_labels
 from lstnet_tf.pipeline import test_images_resized
-from lstnet_tf.inference import DIRECTION_LABELS, DIRECTIONS, SOURCE_AND_TARGET  # noqa: F401
+from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS, SOURCE_AND_TARGET  # noqa: F401
 
 
 def apply_in_batches(fn: Callable, images: np.ndarray, batch_size: int = 500) -> np.ndarray:

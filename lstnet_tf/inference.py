@@ -21,11 +21,7 @@ from typing import Callable, Iterable
 import keras
 import numpy as np
 
-DIRECTIONS = ("usps_to_mnist", "mnist_to_usps")
-DIRECTION_LABELS = {"usps_to_mnist": "USPS→MNIST", "mnist_to_usps": "MNIST→USPS"}
-# direction -> (source domain, target domain); domain 1 is MNIST, domain 2 USPS.
-SOURCE_AND_TARGET = {"usps_to_mnist": ("usps", "mnist"), "mnist_to_usps": ("mnist", "usps")}
-DOMAIN_INDEX = {"mnist": 0, "usps": 1}
+from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS, DOMAIN_INDEX, SOURCE_AND_TARGET  # noqa: F401
 
 
 def path_parts(networks, direction: str) -> list[keras.Model]:

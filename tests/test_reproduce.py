@@ -31,7 +31,8 @@ TABLES = ("table2.md", "table2.csv", "table2.json")
 FIGURES = ("translations_usps_to_mnist.png", "translations_mnist_to_usps.png", "losses.png",
            "accuracy_monitor.png", "latent_embedding.png")
 LOGS = ("losses_seed0.csv", "monitor_seed0.csv", "seed0.json")
-MODELS = ("models/seed0/usps_to_mnist.keras", "models/seed0/mnist_to_usps.keras")
+MODELS = ("models/seed0/usps_to_mnist.keras", "models/seed0/mnist_to_usps.keras",
+          "models/seed0/mnist_classifier.keras", "models/seed0/usps_classifier.keras")
 DIRECTIONS = ("USPS→MNIST", "MNIST→USPS")
 PUBLISHED = {  # Table 2 of the paper
     "USPS→MNIST": {"CoGAN": 0.9315, "UNIT": 0.9358, "DeepJDOT": 0.964, "LSTNet (paper)": 0.9701},

@@ -1,0 +1,115 @@
+"""The shipped standalone models: where they are, and loading them with checks and clear errors.
+
+``reproduce.py --all`` writes, per seed, ``results/<preset>/models/seed<N>/<direction>.keras``
+(the scored translator, plain Keras layers) and ``<domain>_classifier.keras`` (the judging
+classifier of that domain).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lstnet_tf.digit_images import DOMAIN_SIDE
+from lstnet_tf.directions import DIRECTIONS as DIRECTION_KEYS
+from lstnet_tf.directions import SOURCE_AND_TARGET
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL_DIR = ROOT / "results" / "cpu" / "models" / "seed0"
+# command-line direction -> (file-name key, source domain, target domain)
+DIRECTIONS = {key.replace("_", "-"): (key, *SOURCE_AND_TARGET[key]) for key in DIRECTION_KEYS}
+DOMAIN_NAME = {"mnist": "MNIST", "usps": "USPS"}
+NUM_CLASSES = 10
+
+
+class ModelFileError(RuntimeError):
+    """A weights or classifier file is missing or unusable; the message says how to fix it."""
+
+
+def direction_key(direction: str) -> str:
+    """``usps_to_mnist`` / ``mnist_to_usps`` for either spelling of ``direction``."""
+    spelled = direction.replace("_", "-")
+    if spelled not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, got {direction!r}")
+    return DIRECTIONS[spelled][0]
+
+
+def _domains(direction: str) -> tuple[str, str, str]:
+    return DIRECTIONS[direction_key(direction).replace("_", "-")]
+
+
+def default_weights(direction: str) -> Path:
+    """The shipped seed-0 translator of ``direction`` (may not exist yet)."""
+    return DEFAULT_MODEL_DIR / f"{direction_key(direction)}.keras"
+
+
+def default_classifier(weights: Path, direction: str) -> Path | None:
+    """``<weights folder>/<target>_classifier.keras`` if that file exists, else None."""
+    path = Path(weights).parent / f"{_domains(direction)[2]}_classifier.keras"
+    return path if path.is_file() else None
+
+
+def missing_weights_message(path: Path, direction: str) -> str:
+    key = direction_key(direction)
+    return (f"no translator weights at {path}: train them with `python reproduce.py --all "
+            f"--preset cpu` (it writes results/cpu/models/seed0/{key}.keras), or pass "
+            f"--weights PATH to a {key}.keras file")
+
+
+def _load_keras(path: Path, what: str):
+    import keras
+
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{what} {path} is a folder; pass the .keras file inside it")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # noqa: BLE001 - keras raises many types for a bad file
+        detail = " ".join(str(error).split())[:300] or type(error).__name__
+        raise ModelFileError(f"cannot load {what} {path} as a Keras model ({detail})") from None
+
+
+def _input_side(model) -> tuple:
+    return tuple(model.inputs[0].shape[1:])
+
+
+def load_translator(weights: Path, direction: str):
+    """The translator model of ``direction`` from a .keras file, checked against the
+    direction's image sizes. Raises ``ModelFileError`` with a fix when it is missing or wrong."""
+    key, source, target = _domains(direction)
+    weights = Path(weights)
+    if not weights.exists():
+        raise ModelFileError(missing_weights_message(weights, direction))
+    model = _load_keras(weights, "translator weights")
+    check_translator(model, weights, direction)
+    return model
+
+
+def check_translator(model, where, direction: str) -> None:
+    key, source, target = _domains(direction)
+    expected_in = (DOMAIN_SIDE[source], DOMAIN_SIDE[source], 1)
+    expected_out = (DOMAIN_SIDE[target], DOMAIN_SIDE[target], 1)
+    got_in, got_out = _input_side(model), tuple(model.outputs[0].shape[1:])
+    if got_in != expected_in or got_out != expected_out:
+        raise ModelFileError(
+            f"{where} maps {got_in} to {got_out}, but {key} needs {expected_in} -> "
+            f"{expected_out}; pass the {key}.keras file")
+
+
+def load_classifier(path: Path, direction: str):
+    """The target-domain classifier at ``path``, checked to take target images."""
+    target = _domains(direction)[2]
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"no classifier at {path}: pass --classifier PATH to a Keras "
+                             f"{target.upper()} classifier (.keras) or leave the option out")
+    model = _load_keras(path, "classifier")
+    check_classifier(model, path, target)
+    return model
+
+
+def check_classifier(model, where, target: str) -> None:
+    side = DOMAIN_SIDE[target]
+    if _input_side(model) != (side, side, 1) or tuple(model.outputs[0].shape[1:]) != (NUM_CLASSES,):
+        raise ModelFileError(
+            f"classifier {where} maps {_input_side(model)} to {tuple(model.outputs[0].shape[1:])}"
+            f", but a {DOMAIN_NAME[target]} classifier maps {(side, side, 1)} to ({NUM_CLASSES},)")
