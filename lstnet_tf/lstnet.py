@@ -102,6 +102,17 @@ class LSTNet(keras.Model):
     def from_config(cls, config: dict) -> "LSTNet":
         return cls(**config)
 
+    def get_compile_config(self) -> dict | None:
+        if not hasattr(self, "loss_weights"):
+            return None
+        return {"loss_weights": dataclasses.asdict(self.loss_weights)}
+
+    def compile_from_config(self, config: dict) -> None:
+        """A reloaded model is compiled with its loss weights and fresh default optimizers
+        (a whole-model save keeps the networks, not the optimizer state: resume training from
+        the checkpoints in the run directory)."""
+        self.compile(loss_weights=LossWeights(**config["loss_weights"]))
+
     # ----------------------------------------------------------------- set-up
 
     def compile(self, d_optimizer=None, g_optimizer=None, loss_weights: LossWeights | None = None,

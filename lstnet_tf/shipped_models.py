@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lstnet_tf.console import UserFacingError
 from lstnet_tf.digit_images import DOMAIN_SIDE
 from lstnet_tf.directions import DIRECTIONS as DIRECTION_KEYS
 from lstnet_tf.directions import SOURCE_AND_TARGET
@@ -21,7 +22,7 @@ DOMAIN_NAME = {"mnist": "MNIST", "usps": "USPS"}
 NUM_CLASSES = 10
 
 
-class ModelFileError(RuntimeError):
+class ModelFileError(UserFacingError):
     """A weights or classifier file is missing or unusable; the message says how to fix it."""
 
 
