@@ -114,7 +114,9 @@ def _phase(timings: dict, name: str):
 
 
 def run_all(args) -> int:
-    from lstnet_experiments.report import write_table2
+    import json
+
+    from lstnet_experiments.report import check_compatible, write_table2
     from lstnet_experiments.runner import Runner
 
     config = args.config
@@ -127,7 +129,14 @@ def run_all(args) -> int:
     print(f"Seeds {args.seeds}, {config.train.steps} LSTNet steps each, width "
           f"{config.model.width}, precision {config.train.precision}; evaluated as "
           f"{config.eval.weights} weights with {config.eval.batch_norm} BatchNorm statistics.")
-    print(_time_estimate(config, len(args.seeds)))
+    # Before any training: never mix or overwrite another configuration's seed files, and
+    # never read a seed's test set twice.
+    done = set(check_compatible(out, json.loads(json.dumps(config.to_dict()))))
+    seeds = [seed for seed in args.seeds if seed not in done]
+    if done & set(args.seeds):
+        print(f"Seeds {sorted(done & set(args.seeds))} already have results in {out} (their "
+              f"test sets were read): kept as they are. Delete seed<N>.json to redo one.")
+    print(_time_estimate(config, len(seeds)))
     print(f"Per-seed results, Table 2 and figures go to {out}; checkpoints to {work}.",
           flush=True)
 
@@ -138,17 +147,18 @@ def run_all(args) -> int:
         for split, domains in runner.splits.items():
             print(f"{split}: " + ", ".join(f"{d} {x.shape}" for d, (x, _) in domains.items()))
 
-    for seed in args.seeds:
+    for seed in seeds:
         with _phase(timings, f"seed {seed}"):
             result = runner.run_seed(seed, out)
             print(f"seed {seed}: test accuracy {result['test']['augmented']['lstnet']}, "
                   f"source-only {result['test']['augmented']['source_only']}; "
                   f"wrote {out / f'seed{seed}.json'}", flush=True)
         # After every seed, so that an interrupted multi-seed run leaves complete artefacts.
-        if seed == args.seeds[0]:
+        if seed == seeds[0]:
             with _phase(timings, "figures"):
                 _write_figures(runner.last, out, seed, config.preset)
         write_table2(out)
+    write_table2(out)  # also when every requested seed was already there
     total = time.time() - started
     print(f"\nTable 2 ({config.preset}, every seed file in {out}; this run: seeds {args.seeds}, "
           f"{total / 60:.1f} min):")
@@ -183,13 +193,14 @@ def _write_figures(first: dict, out: Path, seed: int, preset: str):
     from lstnet_tf.evaluate import apply_in_batches
     from lstnet_tf.directions import SOURCE_AND_TARGET
 
-    model, classifiers, test, paths = first["model"], first["classifiers"], first["test"], first["paths"]
+    model, classifiers, test, translators = (first["model"], first["classifiers"], first["test"],
+                                             first["translators"])
     n = 12
-    for direction, path in paths.items():
+    for direction, translate in translators.items():
         source, target = SOURCE_AND_TARGET[direction]
         x, y = test[source]
-        back = paths["mnist_to_usps" if direction == "usps_to_mnist" else "usps_to_mnist"]
-        translated = apply_in_batches(path, x[:n])
+        back = translators["mnist_to_usps" if direction == "usps_to_mnist" else "usps_to_mnist"]
+        translated = apply_in_batches(translate, x[:n])
         plots.translation_grid(
             x[:n], translated, apply_in_batches(back, translated),
             predict_labels(classifiers[target], translated), y[:n],

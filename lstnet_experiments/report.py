@@ -14,6 +14,7 @@ import json
 import statistics
 from pathlib import Path
 
+from lstnet_tf.console import UserFacingError
 from lstnet_tf.files import write_atomically
 from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS, SOURCE_AND_TARGET
 
@@ -35,12 +36,27 @@ CSV_COLUMNS = ("direction", "CoGAN", "UNIT", "DeepJDOT", "LSTNet (paper)",
                "classifier (ours)", "classifier (paper)")
 
 
-class ResultsError(RuntimeError):
+class ResultsError(UserFacingError):
     """The seed files of a results directory cannot be aggregated."""
 
 
 def seed_file(out_dir: Path, seed: int) -> Path:
     return Path(out_dir) / f"seed{seed}.json"
+
+
+def check_compatible(out_dir: Path, config: dict) -> list[int]:
+    """The seeds already in ``out_dir``; a ``ResultsError`` if they come from another config
+    (checked before any training, so that nothing of theirs is overwritten)."""
+    results = read_seed_results(out_dir)
+    if results and _config_key(next(iter(results.values()))) != json.dumps(config, sort_keys=True):
+        raise ResultsError(
+            f"{out_dir} holds seed files {sorted(results)} of another configuration (preset or "
+            f"overrides differ); pass --out to write this configuration elsewhere")
+    return list(results)
+
+
+def _config_key(result: dict) -> str:
+    return json.dumps(result["provenance"]["config"], sort_keys=True)
 
 
 def read_seed_results(out_dir: Path) -> dict[int, dict]:
@@ -49,7 +65,7 @@ def read_seed_results(out_dir: Path) -> dict[int, dict]:
     for path in sorted(Path(out_dir).glob("seed*.json")):
         result = json.loads(path.read_text())
         results[int(result["seed"])] = result
-    configs = {json.dumps(r["provenance"]["config"], sort_keys=True): s for s, r in results.items()}
+    configs = {_config_key(r): s for s, r in results.items()}
     if len(configs) > 1:
         raise ResultsError(
             f"the seed files in {out_dir} come from different configurations (seeds "
@@ -63,12 +79,14 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def build_table(results: dict[int, dict]) -> list[dict]:
-    """Rows of Table 2 from per-seed results (``read_seed_results``)."""
+    """Rows of Table 2 from per-seed results (``read_seed_results``). The second-judge
+    columns are empty (None) unless every seed was also scored by the plain classifiers."""
     rows = []
     for direction in DIRECTIONS:
         target = SOURCE_AND_TARGET[direction][1]
-        judged = {judge: {s: r["test"][judge] for s, r in results.items()} for judge in JUDGES}
-        main, second = judged["augmented"], judged["plain"]
+        main = {s: r["test"]["augmented"] for s, r in results.items()}
+        second = ({s: r["test"]["plain"] for s, r in results.items()}
+                  if all("plain" in r["test"] for r in results.values()) else None)
         lstnet = {str(s): t["lstnet"][direction] for s, t in main.items()}
         mean, std = mean_std(list(lstnet.values()))
         rows.append({
@@ -79,21 +97,32 @@ def build_table(results: dict[int, dict]) -> list[dict]:
             "LSTNet (ours) std": std,
             "seeds": len(lstnet),
             "LSTNet (ours) per seed": lstnet,
-            "McNemar p per seed": {str(s): t["mcnemar"][direction]["p_value"]
-                                   for s, t in main.items()},
-            "second judge: source-only": statistics.fmean(
+            "McNemar p per seed": _p_values(main, direction),
+            "second judge: source-only": None if second is None else statistics.fmean(
                 t["source_only"][direction] for t in second.values()),
-            "second judge: LSTNet mean": statistics.fmean(
+            "second judge: LSTNet mean": None if second is None else statistics.fmean(
                 t["lstnet"][direction] for t in second.values()),
-            "second judge: LSTNet per seed": {str(s): t["lstnet"][direction]
-                                              for s, t in second.items()},
-            "second judge: McNemar p per seed": {str(s): t["mcnemar"][direction]["p_value"]
-                                                 for s, t in second.items()},
+            "second judge: LSTNet per seed": None if second is None else {
+                str(s): t["lstnet"][direction] for s, t in second.items()},
+            "second judge: McNemar p per seed": None if second is None else _p_values(
+                second, direction),
             "classifier (ours)": statistics.fmean(t["classifier_accuracy"][target]
                                                   for t in main.values()),
             "classifier (paper)": PAPER_CLASSIFIER_ACCURACY[target],
         })
     return rows
+
+
+def _p_values(judged: dict, direction: str) -> dict:
+    return {str(s): t["mcnemar"][direction]["p_value"] for s, t in judged.items()}
+
+
+def _paired_counts(results: dict, judge: str, direction: str) -> str:
+    """Per seed: images only LSTNet gets right / only source-only gets right."""
+    return ", ".join(
+        f"{s}: +{r['test'][judge]['mcnemar'][direction].get('lstnet_only_correct', '?')}"
+        f"/−{r['test'][judge]['mcnemar'][direction].get('source_only_correct', '?')}"
+        for s, r in results.items())
 
 
 def _per_seed(values: dict, fmt: str = ".4f") -> str:
@@ -106,7 +135,7 @@ def _split_text(split: dict) -> str:
             f"{sizes['mnist']} MNIST / {sizes['usps']} USPS images")
 
 
-def table_markdown(rows: list[dict], summary: dict) -> str:
+def table_markdown(rows: list[dict], summary: dict, results: dict) -> str:
     seeds = summary["seeds"]
     lines = [
         f"# Table 2 — preset `{summary['preset']}`",
@@ -116,39 +145,52 @@ def table_markdown(rows: list[dict], summary: dict) -> str:
         "numbers (Table 2 of the paper, cited, not re-run). Ours: the final checkpoint of each "
         f"seed, scored as `{summary['evaluated']}`; mean ± sample std over n = {len(seeds)} "
         f"seed(s) {seeds}. McNemar: exact two-sided test of LSTNet against source-only on the "
-        "same test images, per seed. Training used the training sets minus a class-stratified "
-        f"validation split ({_split_text(summary['validation'])}); the test sets were read "
+        "same test images, per seed, with the images only LSTNet gets right (+) and only "
+        "source-only gets right (−), so the direction of a small p is visible. Training used "
+        "the training sets minus a class-stratified validation split "
+        f"({_split_text(summary['validation'])}); the test sets were read "
         "once per seed, after training.",
         "",
         "| direction | CoGAN | UNIT | DeepJDOT | LSTNet (paper) | source-only (ours) | "
-        "LSTNet (ours) | n | per seed | McNemar p per seed | classifier (ours / paper) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "LSTNet (ours) | n | per seed | McNemar p per seed | + / − per seed | "
+        "classifier (ours / paper) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in rows:
+    for direction, r in zip(DIRECTIONS, rows):
         lines.append(
             f"| {r['direction']} | {r['CoGAN']:.4f} | {r['UNIT']:.4f} | {r['DeepJDOT']:.4f} | "
             f"{r['LSTNet (paper)']:.4f} | {r['source-only (ours)']:.4f} | "
             f"**{r['LSTNet (ours) mean']:.4f} ± {r['LSTNet (ours) std']:.4f}** | {r['seeds']} | "
             f"{_per_seed(r['LSTNet (ours) per seed'])} | "
             f"{_per_seed(r['McNemar p per seed'], '.2g')} | "
+            f"{_paired_counts(results, 'augmented', direction)} | "
             f"{r['classifier (ours)']:.4f} / {r['classifier (paper)']:.4f} |")
-    lines += [
-        "",
-        f"Second judge: the same translations scored by {JUDGES['plain']}.",
-        "",
-        "| direction | source-only | LSTNet mean | per seed | McNemar p per seed |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['direction']} | {r['second judge: source-only']:.4f} | "
-            f"{r['second judge: LSTNet mean']:.4f} | "
-            f"{_per_seed(r['second judge: LSTNet per seed'])} | "
-            f"{_per_seed(r['second judge: McNemar p per seed'], '.2g')} |")
+    if rows[0]["second judge: LSTNet mean"] is None:
+        lines += ["", "Second judge: not run (eval.second_judge is off)."]
+    else:
+        lines += _second_judge_lines(rows, results)
     lines += ["", "## Provenance", "", "Per seed: `seed<N>.json` (command, commit, machine, "
               "library versions, wall time, resolved config).", "", "```json",
               json.dumps(summary, indent=2), "```", ""]
     return "\n".join(lines)
+
+
+def _second_judge_lines(rows: list[dict], results: dict) -> list[str]:
+    lines = [
+        "",
+        f"Second judge: the same translations scored by {JUDGES['plain']}.",
+        "",
+        "| direction | source-only | LSTNet mean | per seed | McNemar p per seed | + / − per seed |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for direction, r in zip(DIRECTIONS, rows):
+        lines.append(
+            f"| {r['direction']} | {r['second judge: source-only']:.4f} | "
+            f"{r['second judge: LSTNet mean']:.4f} | "
+            f"{_per_seed(r['second judge: LSTNet per seed'])} | "
+            f"{_per_seed(r['second judge: McNemar p per seed'], '.2g')} | "
+            f"{_paired_counts(results, 'plain', direction)} |")
+    return lines
 
 
 def table_csv(rows: list[dict], summary: dict) -> str:
@@ -187,10 +229,27 @@ def write_table2(out_dir: Path) -> list[Path]:
         raise ResultsError(f"no seed<N>.json in {out_dir}: run reproduce.py --all first")
     rows, summary = build_table(results), summarize(results)
     files = {
-        "table2.md": table_markdown(rows, summary),
+        "table2.md": table_markdown(rows, summary, results),
         "table2.csv": table_csv(rows, summary),
         "table2.json": json.dumps({"rows": rows, "summary": summary}, indent=2) + "\n",
     }
     for name, text in files.items():
         write_atomically(out_dir / name, text)
     return [out_dir / name for name in files]
+
+
+def main(argv=None) -> int:
+    """``python -m lstnet_experiments.report results/cpu``: rebuilds Table 2 from the seed
+    files (no training, no data read)."""
+    import argparse
+
+    from lstnet_tf.console import run_reporting_errors
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("results", type=Path, help="a results directory with seed<N>.json files")
+    args = parser.parse_args(argv)
+    return run_reporting_errors(lambda: print("wrote", *write_table2(args.results)) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -42,6 +42,8 @@ class Runner:
         self.config, self.work = config, Path(work_dir)
         self.data_dir, self.download, self.verbose = data_dir, download, verbose
         self.command = command or "python " + " ".join([Path(sys.argv[0]).name] + sys.argv[1:])
+        # The code that runs is the code at start-up (a seed can take an hour).
+        self.environment = environment()
         self._splits = None
 
     # ------------------------------------------------------------------ data
@@ -171,18 +173,21 @@ class Runner:
         study = self.validation_study(model, classifiers)
         evaluated = {"weights": self.config.eval.weights, "batch_norm": self.config.eval.batch_norm}
         paths = self.prepared_translators(model, **evaluated)
-        test_results, test = self.test_evaluation(
-            {d: scoring_function(p, evaluated["batch_norm"]) for d, p in paths.items()}, judges)
+        # Shipped before scoring: "batch" scoring runs the copies in training mode, which
+        # moves their BatchNorm statistics.
+        models = out_dir / "models" / f"seed{seed}"
+        for direction, path in paths.items():
+            save_model_atomically(path, models / f"{direction}.keras")
+        for domain, classifier in classifiers.items():  # for translate's predicted labels
+            save_model_atomically(without_optimizer(classifier),
+                                  models / f"{domain}_classifier.keras")
+        scored = {d: scoring_function(p, evaluated["batch_norm"]) for d, p in paths.items()}
+        test_results, test = self.test_evaluation(scored, judges)
         timings["evaluation"] = round(time.time() - start, 1)
 
         run_dir = self.work / f"seed{seed}"
         for name in ("losses", "monitor"):
             write_atomically(out_dir / f"{name}_seed{seed}.csv", (run_dir / f"{name}.csv").read_bytes())
-        models = out_dir / "models" / f"seed{seed}"
-        for direction, path in paths.items():
-            save_model_atomically(path, models / f"{direction}.keras")
-        for domain, classifier in classifiers.items():  # for translate's predicted labels
-            save_model_atomically(classifier, models / f"{domain}_classifier.keras")
         result = {
             "seed": seed,
             "preset": self.config.preset,
@@ -206,12 +211,14 @@ class Runner:
                 "labels_read": "classifiers: training labels (fit part) and validation labels; "
                                "LSTNet: none; monitor and variant study: validation labels of "
                                "both domains; test labels: once, for the reported numbers",
-                "environment": environment(),
+                "environment": self.environment,
                 "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
             },
         }
         write_atomically(seed_file(out_dir, seed), json.dumps(result, indent=2) + "\n")
-        self.last = {"model": model, "classifiers": classifiers, "test": test, "paths": paths}
+        # For the figures: the scored translation functions and the test images already read.
+        self.last = {"model": model, "classifiers": classifiers, "test": test,
+                     "translators": scored}
         return result
 
 
@@ -224,6 +231,16 @@ def _paired_test(lstnet_correct: np.ndarray, source_only_correct: np.ndarray) ->
 def _completed_steps(run_dir: Path) -> int:
     pointer = run_dir / "checkpoints" / "latest"
     return int(pointer.read_text()) if pointer.is_file() else 0
+
+
+def without_optimizer(model):
+    """An uncompiled copy with the same weights (a compiled save also stores Adam's state,
+    three times the weights)."""
+    import keras
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def save_model_atomically(model, path: Path) -> None:

@@ -10,7 +10,8 @@ average. The copy can then get BatchNorm statistics of its own:
   no scored path was normalised with exactly these statistics in training.
 - ``"recomputed"``: ``recompute_batch_norm_statistics`` replaces them by the statistics of
   training images passed through exactly this path (upstream layers normalising with their
-  batch statistics, as in training).
+  batch statistics, as in training; the images are not augmented, unlike training batches,
+  since the scored images are not either).
 - ``"batch"``: every batch is normalised with its own statistics (``training=True``).
 """
 
@@ -38,6 +39,8 @@ def translator(model, direction: str, weights: str = "raw") -> keras.Model:
     copy (BatchNorm's moving statistics are not trainable and are copied as they are). The
     model is left unchanged.
     """
+    if weights not in ("raw", "ema"):
+        raise ValueError(f"weights must be 'raw' or 'ema', got {weights!r}")
     averages = model.weight_averages() if weights == "ema" else {}
     parts = []
     for part in path_parts(model.networks, direction):
@@ -95,6 +98,8 @@ def sample_batches(images: np.ndarray, batch_size: int, count: int, seed: int):
 
 def scoring_function(path: keras.Model, batch_norm: str) -> Callable:
     """The function that translates a batch for scoring, given the statistics mode."""
+    if batch_norm not in ("moving", "recomputed", "batch"):
+        raise ValueError(f"batch_norm must be moving, recomputed or batch, got {batch_norm!r}")
     training = batch_norm == "batch"
     return lambda images: path(images, training=training)
 

@@ -136,7 +136,9 @@ class LSTNet(keras.Model):
     def _loss_scaled(optimizer):
         if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
             return optimizer
-        return keras.optimizers.LossScaleOptimizer(optimizer)
+        # Named after the inner optimizer: an automatic name would depend on how many were
+        # built before in the process, and checkpoints restore optimizer state by path.
+        return keras.optimizers.LossScaleOptimizer(optimizer, name=f"{optimizer.name}_loss_scale")
 
     @property
     def metrics(self):

@@ -205,20 +205,67 @@ class CheckpointAndMonitor(keras.callbacks.Callback):
 
 
 PRECISION_FILE = "precision.json"
+CONFIG_FILE = "config.json"
+# Settings a resumed run may change: how long it runs and how often it checkpoints/monitors.
+RESUMABLE_CHANGES = ("train.steps", "train.checkpoint_every", "train.monitor_samples")
+# "auto" decisions already measured in this process, by (width, batch size): every seed of
+# one command trains in the same precision.
+_MEASURED: dict = {}
 
 
 def precision_of_run(config: ExperimentConfig, run_dir: Path) -> PrecisionChoice:
     """The run's precision: recorded in ``run_dir`` by its first start (so that a resumed run
-    computes exactly as before), else resolved now (``auto`` may time a few steps)."""
+    computes exactly as before), else resolved now (``auto`` may time a few steps, once per
+    process and model shape). Nothing is written when the request contradicts the record."""
     path = Path(run_dir) / PRECISION_FILE
     if path.is_file():
         recorded = PrecisionChoice(**json.loads(path.read_text()))
         if config.train.precision in ("auto", recorded.precision):
             return recorded
-    choice = resolve_precision(config.train.precision,
-                               time_step=lambda p: measure_seconds_per_step(config, p))
+        if (Path(run_dir) / "checkpoints" / "latest").is_file():
+            raise ResumeError(
+                f"the run in {run_dir} was trained in {recorded.precision}; resuming it in "
+                f"{config.train.precision} would mix precisions. Resume without --precision "
+                f"(or with {recorded.precision}), or use another --work-dir.")
+    key = (config.model.width, config.train.batch_size)
+    if config.train.precision == "auto" and key in _MEASURED:
+        choice = _MEASURED[key]
+    else:
+        choice = resolve_precision(config.train.precision,
+                                   time_step=lambda p: measure_seconds_per_step(config, p))
+        if config.train.precision == "auto":
+            _MEASURED[key] = choice
     write_atomically(path, json.dumps(choice.to_dict(), indent=2))
     return choice
+
+
+def _flatten(config: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def check_config_of_run(config: ExperimentConfig, run_dir: Path) -> None:
+    """Records the config at a run's first start; on resume, refuses one that differs in
+    anything but RESUMABLE_CHANGES (a checkpoint holds weights, not the settings)."""
+    path = Path(run_dir) / CONFIG_FILE
+    current = _flatten(json.loads(json.dumps(config.to_dict())))
+    if path.is_file() and (Path(run_dir) / "checkpoints" / "latest").is_file():
+        recorded = _flatten(json.loads(path.read_text()))
+        changed = sorted(k for k in set(current) | set(recorded)
+                         if k not in RESUMABLE_CHANGES and k != "description"
+                         and current.get(k) != recorded.get(k))
+        if changed:
+            raise ResumeError(
+                f"the run in {run_dir} was started with another configuration ("
+                + ", ".join(f"{k}: {recorded.get(k)!r} then, {current.get(k)!r} now"
+                            for k in changed[:4])
+                + "). Use the original settings to resume, or another --work-dir.")
+    write_atomically(path, json.dumps(config.to_dict(), indent=2))
 
 
 class _BatchClock(keras.callbacks.Callback):
@@ -251,6 +298,7 @@ def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray]
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    check_config_of_run(config, run_dir)
     choice = precision_of_run(config, run_dir)
     keras.utils.set_random_seed(seed)
     model = build_lstnet(config, choice.precision)

@@ -85,21 +85,38 @@ def test_raw_translator_gives_the_models_own_translation(trained):
         assert copy.name == direction
 
 
-def test_ema_translator_holds_the_averages_and_leaves_the_model_unchanged(trained):
-    before = [v.numpy().copy() for v in trained.weights]
-    averages = trained.weight_averages()
-    copy = translator(trained, "mnist_to_usps", "ema")
-    originals = [v for part in path_parts(trained.networks, "mnist_to_usps")
+def test_ema_translator_holds_the_average_computed_by_hand():
+    """Decay 0.5 over 3 steps: the average is w1, then (w1 + w2) / 2, then (w1 + w2) / 4 +
+    w3 / 2, where w_k are the weights after step k; the model keeps its final weights."""
+    config = ExperimentConfig(model=ModelConfig(width=0.0625),
+                              train=TrainConfig(batch_size=4, ema_decay=0.5))
+    model = build_lstnet(config, "float32")
+    originals = [v for part in path_parts(model.networks, "mnist_to_usps")
                  for v in part.trainable_variables]
+    after = []
+    for step in range(3):
+        model.train_step((X1[4 * step:4 * step + 4], X2[4 * step:4 * step + 4]))
+        after.append([v.numpy().copy() for v in originals])
+    copy = translator(model, "mnist_to_usps", "ema")
     copied = [v for part in copy.layers[1:] for v in part.trainable_variables]
     assert len(originals) == len(copied) > 0
-    differs = 0
-    for original, value in zip(originals, copied):
-        np.testing.assert_array_equal(value.numpy(), averages[id(original)].numpy())
-        differs += not np.array_equal(value.numpy(), original.numpy())
-    assert differs > len(originals) // 2
-    for v, value in zip(trained.weights, before):
-        np.testing.assert_array_equal(v.numpy(), value)
+    for k, (value, original) in enumerate(zip(copied, originals)):
+        expected = after[0][k] / 4 + after[1][k] / 4 + after[2][k] / 2
+        np.testing.assert_allclose(value.numpy(), expected, rtol=1e-5, atol=1e-7,
+                                   err_msg=original.path)
+        np.testing.assert_array_equal(original.numpy(), after[2][k])
+    assert sum(not np.allclose(a, b) for a, b in zip(after[2], after[1])) > len(originals) // 2
+
+
+def test_statistics_recomputed_from_one_batch_make_inference_equal_training_mode(trained):
+    """With a single batch B, every BatchNorm layer of the path, nested ones included, holds
+    B's statistics at its input, so inference on B equals the training-mode pass on B."""
+    path = translator(trained, "usps_to_mnist", "raw")
+    batch = X2[:8]
+    assert not np.allclose(path(batch, training=False), path(batch, training=True), atol=1e-3)
+    recompute_batch_norm_statistics(path, [batch])
+    np.testing.assert_allclose(path(batch, training=False), path(batch, training=True),
+                               rtol=1e-4, atol=1e-4)
 
 
 def test_recomputing_a_paths_statistics_leaves_the_model_unchanged(trained):

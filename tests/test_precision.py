@@ -66,3 +66,31 @@ def test_a_run_records_its_choice_and_a_resumed_run_reuses_it(tmp_path, monkeypa
 def test_measured_seconds_per_step_is_positive_for_a_tiny_model():
     config = ExperimentConfig(model=ModelConfig(width=0.0625), train=TrainConfig(batch_size=2))
     assert 0 < training.measure_seconds_per_step(config, "float32", steps=2, warmup=1) < 30
+
+
+def test_resuming_in_another_explicit_precision_is_refused_and_writes_nothing(tmp_path):
+    config = ExperimentConfig(model=ModelConfig(width=0.0625),
+                              train=TrainConfig(precision="mixed_bfloat16"))
+    assert training.precision_of_run(config, tmp_path).precision == "mixed_bfloat16"
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "latest").write_text("2")
+    recorded = (tmp_path / training.PRECISION_FILE).read_text()
+    other = ExperimentConfig(model=config.model, train=TrainConfig(precision="float32"))
+    with pytest.raises(training.ResumeError, match="trained in mixed_bfloat16"):
+        training.precision_of_run(other, tmp_path)
+    assert (tmp_path / training.PRECISION_FILE).read_text() == recorded
+
+
+def test_auto_is_measured_once_per_process_for_one_model_shape(monkeypatch, tmp_path):
+    config = ExperimentConfig(model=ModelConfig(width=0.03125), train=TrainConfig(precision="auto"))
+    monkeypatch.setattr(precision_module, "gpu_available", lambda: False)
+    monkeypatch.setattr(precision_module, "cpu_flags", lambda: BF16)
+    monkeypatch.setattr(training, "_MEASURED", {})
+    calls = []
+    monkeypatch.setattr(training, "measure_seconds_per_step",
+                        lambda config, p: calls.append(p) or {"float32": 1.0,
+                                                              "mixed_bfloat16": 2.0}[p])
+    first = training.precision_of_run(config, tmp_path / "seed0")
+    second = training.precision_of_run(config, tmp_path / "seed1")
+    assert first == second and first.precision == "float32"
+    assert sorted(calls) == ["float32", "mixed_bfloat16"]

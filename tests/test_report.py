@@ -164,3 +164,34 @@ def test_study_compares_variants_on_validation_by_hand(tmp_path):
     text = (tmp_path / "study" / "variants.md").read_text()
     assert "| ema/recomputed | USPS→MNIST | 0: 0.8500, 1: 0.8800 | 0.8650 | 0.8500 | +0.0150 | 1/2 |" in text
     assert "| 1000 | 0.6000 |" in text
+
+
+def test_a_table_without_the_second_judge(tmp_path):
+    """eval.second_judge off: no "plain" results; the table is built and says so."""
+    result = _seed_result(0, 0.9, 0.8)
+    del result["test"]["plain"]
+    _write(tmp_path, result)
+    write_table2(tmp_path)
+    row = json.loads((tmp_path / "table2.json").read_text())["rows"][0]
+    assert row["LSTNet (ours) mean"] == 0.9 and row["second judge: LSTNet mean"] is None
+    assert "Second judge: not run" in (tmp_path / "table2.md").read_text()
+
+
+def test_paired_counts_show_the_direction_of_the_difference(tmp_path):
+    result = _seed_result(0, 0.9, 0.8)
+    result["test"]["augmented"]["mcnemar"]["usps_to_mnist"].update(
+        lstnet_only_correct=40, source_only_correct=3)
+    _write(tmp_path, result)
+    write_table2(tmp_path)
+    u2m = next(line for line in (tmp_path / "table2.md").read_text().splitlines()
+               if line.startswith("| USPS→MNIST"))
+    assert "0: +40/−3" in u2m
+
+
+def test_check_compatible_refuses_another_configuration_before_anything_runs(three_seeds):
+    from lstnet_experiments.report import check_compatible
+
+    assert check_compatible(three_seeds, {"model": {"width": 0.25}}) == [0, 1, 2]
+    with pytest.raises(ResultsError, match="another configuration.*--out"):
+        check_compatible(three_seeds, {"model": {"width": 1.0}})
+    assert check_compatible(three_seeds / "new", {"model": {"width": 1.0}}) == []

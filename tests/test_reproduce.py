@@ -232,12 +232,17 @@ def test_smoke_training_logs(smoke_run, smoke_yaml):
             assert 0.0 <= float(record[column]) <= 1.0
 
 
-def test_a_later_seed_adds_to_the_table_and_reads_the_test_set_once(smoke_run, shared_data_dir):
-    """A second seed run into the same --out: the test sets are read once, after training
+def test_a_later_seed_adds_to_the_table_and_reads_the_test_set_once(smoke_run, shared_data_dir,
+                                                                      tmp_path):
+    """A second seed run into a copy of the --out: the test sets are read once, after training
     (a guard fails any earlier read), and Table 2 then aggregates both seed files."""
+    import shutil
+
     from lstnet_experiments import report, runner as runner_module
     from lstnet_tf import data
 
+    out = tmp_path / "out"
+    shutil.copytree(smoke_run.out, out)
     runner = runner_module.Runner(load_config("smoke"), smoke_run.work, shared_data_dir,
                                   download=False, verbose=0)
     trained, test_reads = [], []
@@ -260,18 +265,42 @@ def test_a_later_seed_adds_to_the_table_and_reads_the_test_set_once(smoke_run, s
         patch.setattr(data, "load_mnist", guarded(real_mnist))
         patch.setattr(data, "load_usps", guarded(real_usps))
         patch.setattr(runner, "train", train)
-        runner.run_seed(1, smoke_run.out)
+        runner.run_seed(1, out)
     assert trained == [4]
     assert sorted(test_reads) == ["load_mnist", "load_usps"]
-    report.write_table2(smoke_run.out)
-    rows = json.loads((smoke_run.out / "table2.json").read_text())["rows"]
-    seeds = {"0": json.loads((smoke_run.out / "seed0.json").read_text()),
-             "1": json.loads((smoke_run.out / "seed1.json").read_text())}
+    report.write_table2(out)
+    rows = json.loads((out / "table2.json").read_text())["rows"]
+    seeds = {"0": json.loads((out / "seed0.json").read_text()),
+             "1": json.loads((out / "seed1.json").read_text())}
     for row, direction in zip(rows, ("usps_to_mnist", "mnist_to_usps")):
         values = [seeds[s]["test"]["augmented"]["lstnet"][direction] for s in ("0", "1")]
         assert row["seeds"] == 2
         assert row["LSTNet (ours) mean"] == pytest.approx(sum(values) / 2)
         assert row["LSTNet (ours) std"] == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5)
+
+
+def test_rerunning_a_finished_seed_keeps_its_results_and_reads_no_test_set(smoke_run,
+                                                                           shared_data_dir):
+    """The same command again: seed 0 is reported as done and left as it is."""
+    before = (smoke_run.out / "seed0.json").read_bytes()
+    result = _run(["--all", "--preset", "smoke", "--out", smoke_run.out, "--work-dir",
+                   smoke_run.work, "--no-download", "--data-dir", shared_data_dir], timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Seeds [0] already have results" in result.stdout
+    assert (smoke_run.out / "seed0.json").read_bytes() == before
+
+
+def test_another_configuration_into_the_same_out_is_refused_before_training(smoke_run,
+                                                                            shared_data_dir):
+    """--steps 2 changes the config: one error line, exit 1, and nothing in --out changed."""
+    before = {p: p.read_bytes() for p in smoke_run.out.rglob("*") if p.is_file()}
+    result = _run(["--all", "--preset", "smoke", "--steps", "2", "--out", smoke_run.out,
+                   "--work-dir", smoke_run.work, "--no-download", "--data-dir", shared_data_dir],
+                  timeout=120)
+    assert result.returncode == 1
+    assert "another configuration" in result.stderr and "--out" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert {p: p.read_bytes() for p in smoke_run.out.rglob("*") if p.is_file()} == before
 
 
 # ---------------------------------------------------------------------------------------

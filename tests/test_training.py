@@ -161,3 +161,18 @@ def test_optimizer_state_that_does_not_match_by_path_fails_loudly(uninterrupted,
                              change)
     with pytest.raises(ResumeError, match=message):
         CheckpointStore(tmp_path / "checkpoints").restore(build_lstnet(CONFIG, "float32"))
+
+
+def test_resuming_with_another_configuration_is_refused(uninterrupted, tmp_path):
+    """A changed learning rate is refused on resume (the checkpoint holds weights, not the
+    settings); a longer run with the same settings is allowed."""
+    import shutil
+
+    _, run_dir = uninterrupted
+    shutil.copytree(run_dir, tmp_path / "run")
+    changed = dataclasses.replace(CONFIG, train=dataclasses.replace(CONFIG.train,
+                                                                    g_learning_rate=5e-4))
+    with pytest.raises(ResumeError, match="g_learning_rate: 0.0001 then, 0.0005 now"):
+        train_lstnet(changed, IMAGES, tmp_path / "run", seed=1, verbose=0)
+    longer = train_lstnet(_with_steps(6), IMAGES, tmp_path / "run", seed=1, verbose=0)
+    assert longer.step == 6
