@@ -208,10 +208,7 @@ def _write_figures(first: dict, out: Path, seed: int, preset: str):
             out / f"translations_{direction}.png")
     plots.loss_curves(out / f"losses_seed{seed}.csv", out / "losses.png",
                       f"LSTNet losses ({preset}, seed {seed})")
-    monitors = sorted(out.glob("monitor_seed*.csv"), key=lambda p: int(p.stem[len("monitor_seed"):]))
-    plots.accuracy_curves({p.stem.replace("monitor_", "").replace("seed", "seed "): p for p in monitors},
-                          out / "accuracy_monitor.png",
-                          f"Translated validation-subset accuracy ({preset})")
+    plots.monitor_figure(out, f"Translated validation-subset accuracy ({preset})")
     k = 1000
     (x1, y1), (x2, y2) = test["mnist"], test["usps"]
     plots.latent_embedding(apply_in_batches(model.encode_1, x1[:k]),

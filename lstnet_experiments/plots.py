@@ -101,22 +101,34 @@ def loss_comparison(losses_csvs: dict, names, path: Path, title: str) -> Path:
 
 
 def accuracy_curves(monitor_csvs: dict, path: Path, title: str) -> Path:
-    """Translated-test-subset accuracy against the step, one line pair per labelled run
-    (``monitor_csvs`` maps a label such as "seed 0" to a monitor CSV). Monitoring only."""
-    fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
+    """Translated validation-subset accuracy against the step, per labelled run
+    (``monitor_csvs`` maps a label such as "seed 0" to a monitor CSV): final weights solid or
+    dashed, their moving average (where the CSV has it) dotted. Monitoring only."""
+    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     for run_label, csv_path in monitor_csvs.items():
         data = read_csv(csv_path)
-        for key, style in (("usps_to_mnist", "-"), ("mnist_to_usps", "--")):
+        for key, style in (("usps_to_mnist", "-"), ("mnist_to_usps", "--"),
+                           ("usps_to_mnist_ema", ":"), ("mnist_to_usps_ema", ":")):
             if key in data:
+                name = key.replace("_to_", "→").replace("_ema", " (average)")
                 ax.plot(data["step"], data[key], style, marker="o", markersize=3,
-                        label=f"{key.replace('_to_', '→')} {run_label}")
+                        label=f"{name} {run_label}")
     ax.set_xlabel("step")
-    ax.set_ylabel("accuracy on a test subset")
+    ax.set_ylabel("accuracy on a validation subset")
+    ax.set_ylim(max(0.0, ax.get_ylim()[0]), 1.0)
     ax.set_title(f"{title}\nmonitoring only: the reported number is the final checkpoint",
                  fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)
+
+
+def monitor_figure(out_dir: Path, title: str) -> Path:
+    """``accuracy_monitor.png`` from every ``monitor_seed<N>.csv`` in ``out_dir``."""
+    monitors = sorted(Path(out_dir).glob("monitor_seed*.csv"),
+                      key=lambda p: int(p.stem[len("monitor_seed"):]))
+    return accuracy_curves({f"seed {p.stem[len('monitor_seed'):]}": p for p in monitors},
+                           Path(out_dir) / "accuracy_monitor.png", title)
 
 
 def latent_embedding(z1, z2, y1, y2, path: Path, title: str) -> Path:

@@ -36,7 +36,7 @@ def parse_args(argv=None):
                         choices=[p for p in PRECISIONS if p != "auto"])
     parser.add_argument("--steps", type=int, default=600, help="LSTNet steps per run")
     parser.add_argument("--monitor-every", type=int, default=100,
-                        help="steps between checkpoints / test-subset accuracy points "
+                        help="steps between checkpoints / validation-subset accuracy points "
                              "(must divide --steps)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
@@ -101,7 +101,7 @@ def markdown(rows: list[dict], provenance: dict) -> str:
         lines.append(f"| {r['precision']} | {seconds} | {r['accuracy']['usps_to_mnist']:.4f} | "
                      f"{r['accuracy']['mnist_to_usps']:.4f} | {tail} |")
     lines += ["", "Figures: `loss_curves.png` (per-step losses, moving average), "
-              "`accuracy_monitor.png` (test-subset accuracy at each checkpoint)."]
+              "`accuracy_monitor.png` (validation-subset accuracy at each checkpoint)."]
     return "\n".join(lines) + "\n"
 
 

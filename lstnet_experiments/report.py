@@ -239,8 +239,8 @@ def write_table2(out_dir: Path) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    """``python -m lstnet_experiments.report results/cpu``: rebuilds Table 2 from the seed
-    files (no training, no data read)."""
+    """``python -m lstnet_experiments.report results/cpu``: rebuilds Table 2 and the accuracy
+    monitor figure from the seed files and monitor CSVs (no training, no data read)."""
     import argparse
 
     from lstnet_tf.console import run_reporting_errors
@@ -248,7 +248,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("results", type=Path, help="a results directory with seed<N>.json files")
     args = parser.parse_args(argv)
-    return run_reporting_errors(lambda: print("wrote", *write_table2(args.results)) or 0)
+    def rebuild() -> int:
+        from lstnet_experiments.plots import monitor_figure
+
+        print("wrote", *write_table2(args.results))
+        preset = next(iter(read_seed_results(args.results).values()))["preset"]
+        print("wrote", monitor_figure(args.results,
+                                      f"Translated validation-subset accuracy ({preset})"))
+        return 0
+
+    return run_reporting_errors(rebuild)
 
 
 if __name__ == "__main__":

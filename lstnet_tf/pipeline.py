@@ -70,7 +70,8 @@ def paired_dataset(x1, x2, batch_size: int = 64, seed: int = 0, augment: bool = 
     """Endless (x1 batch, x2 batch) training pairs, each domain shuffled and cycled on its own.
 
     Each domain runs through a fresh permutation of its images per epoch (USPS, 8x smaller,
-    simply cycles more often); batches never repeat a partial epoch (drop remainder). All
+    simply cycles more often); the endless index stream is cut into batches, so a batch may
+    hold the end of one epoch and the start of the next. All
     randomness is stateless, derived from ``seed`` and the epoch or global step, so the stream
     is the same on every run whatever the global TF seed, and ``start_step=k`` resumes with
     exactly the batch an uninterrupted run yields at step k: the cheap index stream is

@@ -68,7 +68,8 @@ def test_a_step_changes_only_the_team_whose_learning_rate_is_not_zero(trained, f
 @pytest.mark.parametrize("team, total", [("d", "d_total"), ("g", "g_total")])
 def test_each_phase_lowers_its_own_loss(team, total):
     """A small plain-SGD step of one team (the other's rate 0) lowers that team's total loss
-    on the same batch: a sign error, flipped labels or a swapped loss fails this."""
+    on the same batch: a flipped gradient sign or a team stepping on the other's loss fails
+    this (wrong labels are caught by the independent computation of objective (1) below)."""
     rates = {"d_optimizer": _sgd(1e-3 if team == "d" else 0.0),
              "g_optimizer": _sgd(1e-4 if team == "g" else 0.0)}
     model = _model(**rates)
