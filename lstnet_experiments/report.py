@@ -14,6 +14,7 @@ import json
 import statistics
 from pathlib import Path
 
+from lstnet_tf.config import settings_that_differ
 from lstnet_tf.console import UserFacingError
 from lstnet_tf.files import write_atomically
 from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS, SOURCE_AND_TARGET
@@ -48,15 +49,12 @@ def check_compatible(out_dir: Path, config: dict) -> list[int]:
     """The seeds already in ``out_dir``; a ``ResultsError`` if they come from another config
     (checked before any training, so that nothing of theirs is overwritten)."""
     results = read_seed_results(out_dir)
-    if results and _config_key(next(iter(results.values()))) != json.dumps(config, sort_keys=True):
+    if results and settings_that_differ(
+            next(iter(results.values()))["provenance"]["config"], config):
         raise ResultsError(
             f"{out_dir} holds seed files {sorted(results)} of another configuration (preset or "
             f"overrides differ); pass --out to write this configuration elsewhere")
     return list(results)
-
-
-def _config_key(result: dict) -> str:
-    return json.dumps(result["provenance"]["config"], sort_keys=True)
 
 
 def read_seed_results(out_dir: Path) -> dict[int, dict]:
@@ -65,11 +63,14 @@ def read_seed_results(out_dir: Path) -> dict[int, dict]:
     for path in sorted(Path(out_dir).glob("seed*.json")):
         result = json.loads(path.read_text())
         results[int(result["seed"])] = result
-    configs = {_config_key(r): s for s, r in results.items()}
-    if len(configs) > 1:
+    first = next(iter(results.values()), None)
+    differing = [s for s, r in results.items()
+                 if settings_that_differ(first["provenance"]["config"], r["provenance"]["config"])]
+    if differing:
         raise ResultsError(
             f"the seed files in {out_dir} come from different configurations (seeds "
-            f"{sorted(configs.values())} differ); write each configuration to its own --out")
+            f"{differing} differ from seed {first['seed']}); write each configuration to its "
+            "own --out")
     return dict(sorted(results.items()))
 
 

@@ -174,6 +174,25 @@ class ExperimentConfig:
         return self
 
 
+def flat_settings(config: dict, prefix: str = "") -> dict[str, Any]:
+    """A resolved config dict as {"train.steps": 3500, ...}, for comparing two runs' settings."""
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(flat_settings(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def settings_that_differ(recorded: dict, current: dict, ignore=("description",)) -> list[str]:
+    """The settings two resolved configs set differently. A setting only one of them has (a
+    field added or removed since) is not a difference: its default is the code's behaviour,
+    which the recorded git commit identifies."""
+    a, b = flat_settings(recorded), flat_settings(current)
+    return sorted(k for k in set(a) & set(b) if k not in ignore and a[k] != b[k])
+
+
 def available_presets() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
 

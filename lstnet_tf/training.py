@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lstnet_tf.config import ExperimentConfig
+from lstnet_tf.config import ExperimentConfig, flat_settings, settings_that_differ
 from lstnet_tf.console import UserFacingError
 from lstnet_tf.pipeline import paired_dataset
 from lstnet_tf.lstnet import LOSS_TERMS, LSTNet, default_optimizer
@@ -239,31 +239,20 @@ def precision_of_run(config: ExperimentConfig, run_dir: Path) -> PrecisionChoice
     return choice
 
 
-def _flatten(config: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def check_config_of_run(config: ExperimentConfig, run_dir: Path) -> None:
     """Records the config at a run's first start; on resume, refuses one that differs in
     anything but RESUMABLE_CHANGES (a checkpoint holds weights, not the settings)."""
     path = Path(run_dir) / CONFIG_FILE
-    current = _flatten(json.loads(json.dumps(config.to_dict())))
+    current = json.loads(json.dumps(config.to_dict()))
     if path.is_file() and (Path(run_dir) / "checkpoints" / "latest").is_file():
-        recorded = _flatten(json.loads(path.read_text()))
-        changed = sorted(k for k in set(current) | set(recorded)
-                         if k not in RESUMABLE_CHANGES and k != "description"
-                         and current.get(k) != recorded.get(k))
+        recorded = json.loads(path.read_text())
+        changed = [k for k in settings_that_differ(recorded, current)
+                   if k not in RESUMABLE_CHANGES]
         if changed:
+            then, now = flat_settings(recorded), flat_settings(current)
             raise ResumeError(
                 f"the run in {run_dir} was started with another configuration ("
-                + ", ".join(f"{k}: {recorded.get(k)!r} then, {current.get(k)!r} now"
-                            for k in changed[:4])
+                + ", ".join(f"{k}: {then[k]!r} then, {now[k]!r} now" for k in changed[:4])
                 + "). Use the original settings to resume, or another --work-dir.")
     write_atomically(path, json.dumps(config.to_dict(), indent=2))
 

@@ -162,3 +162,12 @@ def test_overrides_do_not_leak_into_later_loads():
     """Loading with overrides leaves the next plain load untouched."""
     load_config("cpu", {"train": {"loss_weights": {"cycle_3": 7.0}}})
     assert load_config("cpu").train.loss_weights.cycle_3 == 100.0
+
+
+def test_settings_that_differ_ignore_fields_only_one_config_has():
+    from lstnet_tf.config import settings_that_differ
+
+    old = {"train": {"steps": 10, "reuse_forward": True}, "description": "a"}
+    new = {"train": {"steps": 10, "ema_decay": 0.9}, "description": "b"}
+    assert settings_that_differ(old, new) == []
+    assert settings_that_differ(old, {"train": {"steps": 20}}) == ["train.steps"]
