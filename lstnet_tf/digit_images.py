@@ -56,7 +56,7 @@ def preprocess(image: Image.Image | np.ndarray, domain: str) -> np.ndarray:
     """
     if domain not in DOMAIN_SIDE:
         raise ValueError(f"domain must be one of {sorted(DOMAIN_SIDE)}, got {domain!r}")
-    ink = _ink(_grayscale(image))
+    ink = _ink(grayscale(image))
     crop = _crop_to_digit(ink)
     framed = _mnist_frame(crop) if domain == "mnist" else _usps_frame(crop)
     return (framed * 2.0 - 1.0).astype(np.float32)[..., None]
@@ -65,7 +65,7 @@ def preprocess(image: Image.Image | np.ndarray, domain: str) -> np.ndarray:
 _LUMA = np.array([0.299, 0.587, 0.114])
 
 
-def _grayscale(image) -> np.ndarray:
+def grayscale(image) -> np.ndarray:
     """A 2-D float64 luminance array, in the image's own value scale."""
     if isinstance(image, Image.Image):
         return _pil_grayscale(image)

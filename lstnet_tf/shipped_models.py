@@ -34,7 +34,7 @@ def direction_key(direction: str) -> str:
     return DIRECTIONS[spelled][0]
 
 
-def _domains(direction: str) -> tuple[str, str, str]:
+def direction_domains(direction: str) -> tuple[str, str, str]:
     return DIRECTIONS[direction_key(direction).replace("_", "-")]
 
 
@@ -45,7 +45,7 @@ def default_weights(direction: str) -> Path:
 
 def default_classifier(weights: Path, direction: str) -> Path | None:
     """``<weights folder>/<target>_classifier.keras`` if that file exists, else None."""
-    path = Path(weights).parent / f"{_domains(direction)[2]}_classifier.keras"
+    path = Path(weights).parent / f"{direction_domains(direction)[2]}_classifier.keras"
     return path if path.is_file() else None
 
 
@@ -76,7 +76,7 @@ def _input_side(model) -> tuple:
 def load_translator(weights: Path, direction: str):
     """The translator model of ``direction`` from a .keras file, checked against the
     direction's image sizes. Raises ``ModelFileError`` with a fix when it is missing or wrong."""
-    key, source, target = _domains(direction)
+    key, source, target = direction_domains(direction)
     weights = Path(weights)
     if not weights.exists():
         raise ModelFileError(missing_weights_message(weights, direction))
@@ -86,7 +86,7 @@ def load_translator(weights: Path, direction: str):
 
 
 def check_translator(model, where, direction: str) -> None:
-    key, source, target = _domains(direction)
+    key, source, target = direction_domains(direction)
     expected_in = (DOMAIN_SIDE[source], DOMAIN_SIDE[source], 1)
     expected_out = (DOMAIN_SIDE[target], DOMAIN_SIDE[target], 1)
     got_in, got_out = _input_side(model), tuple(model.outputs[0].shape[1:])
@@ -98,7 +98,7 @@ def check_translator(model, where, direction: str) -> None:
 
 def load_classifier(path: Path, direction: str):
     """The target-domain classifier at ``path``, checked to take target images."""
-    target = _domains(direction)[2]
+    target = direction_domains(direction)[2]
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"no classifier at {path}: pass --classifier PATH to a Keras "

@@ -52,10 +52,10 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image
 
-from lstnet_tf.digit_images import (DOMAIN_SIDE, IMAGE_SUFFIXES, InputImageError, _grayscale,
+from lstnet_tf.digit_images import (DOMAIN_SIDE, IMAGE_SUFFIXES, InputImageError, grayscale,
                                     preprocess, read_image)
 from lstnet_tf.files import write_atomically
-from lstnet_tf.shipped_models import (DIRECTIONS, DOMAIN_NAME, ModelFileError, _domains,
+from lstnet_tf.shipped_models import (DIRECTIONS, DOMAIN_NAME, ModelFileError, direction_domains,
                                      check_classifier, check_translator, default_classifier,
                                      default_weights, direction_key, load_classifier,
                                      load_translator, missing_weights_message)
@@ -174,7 +174,7 @@ def translate_files(paths: Sequence, direction: str, weights, out_dir, classifie
     Raises ``ModelFileError`` for a missing or unusable weights/classifier file, before
     anything is written.
     """
-    key, source, target = _domains(direction)
+    key, source, target = direction_domains(direction)
     if isinstance(weights, (str, Path)):
         model = load_translator(Path(weights), direction)
     else:
@@ -191,7 +191,7 @@ def translate_files(paths: Sequence, direction: str, weights, out_dir, classifie
     prepared = []  # (path, preview, source image)
     for path in files:
         try:
-            gray = _grayscale(read_image(path))
+            gray = grayscale(read_image(path))
             prepared.append((path, _preview(gray), preprocess(gray, source)))
         except InputImageError as error:
             failures.append(Failure(path, str(error)))
@@ -253,7 +253,7 @@ def overview_png(written: Sequence[Written], previews: Sequence[np.ndarray],
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    key, source, target = _domains(direction)
+    key, source, target = direction_domains(direction)
     shown = list(zip(written, previews))[:OVERVIEW_MAX_IMAGES]
     rows = len(shown)
     figure = Figure(figsize=(5.4, 1.75 * rows + 0.5), dpi=100)
