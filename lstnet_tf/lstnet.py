@@ -108,9 +108,9 @@ class LSTNet(keras.Model):
         return {"loss_weights": dataclasses.asdict(self.loss_weights)}
 
     def compile_from_config(self, config: dict) -> None:
-        """A reloaded model is compiled with its loss weights and fresh default optimizers
-        (a whole-model save keeps the networks, not the optimizer state: resume training from
-        the checkpoints in the run directory)."""
+        """A reloaded model is compiled with its loss weights and the default optimizers
+        (Keras then restores their state if the saved ones were of that kind; to resume
+        training, use the checkpoints in the run directory, which also hold the step)."""
         self.compile(loss_weights=LossWeights(**config["loss_weights"]))
 
     # ----------------------------------------------------------------- set-up

@@ -195,7 +195,7 @@ def test_fit_gives_finite_losses_under_each_precision(precision):
 
 def test_a_saved_lstnet_reloads_with_load_model_and_translates_bit_identically(tmp_path):
     """Whole-model save: get_config / from_config rebuild the networks, the weights follow."""
-    model = _model(d_optimizer=_sgd(0.1), g_optimizer=_sgd(0.01))
+    model = _model()
     model.train_step(_batch())
     model.save(tmp_path / "lstnet.keras")
     reloaded = keras.saving.load_model(tmp_path / "lstnet.keras")
