@@ -21,8 +21,13 @@ import sys
 import time
 from pathlib import Path
 
-import keras
-import numpy as np
+from lstnet_tf.console import hide_tensorflow_logs
+
+if __name__ == "__main__":  # before TensorFlow is imported, so that its start-up lines are hidden
+    hide_tensorflow_logs("--verbose" in sys.argv)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 from lstnet_experiments.cpu_peak import measure_cpu_peak
 from lstnet_experiments.flops import count_check, iteration_flops
@@ -283,6 +288,7 @@ def render(json_path: Path, parser) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
     parser.add_argument("--widths", type=float, nargs="+", default=[1.0, 0.5, 0.25])
     parser.add_argument("--precisions", nargs="+", default=["float32", "mixed_bfloat16"],
                         choices=["float32", "mixed_bfloat16", "mixed_float16"])
