@@ -22,8 +22,8 @@ import numpy as np
 from lstnet_tf import data
 from lstnet_tf.classifier import accuracy, load_or_train_classifiers
 from lstnet_tf.config import EVAL_BATCH_NORM, EVAL_WEIGHTS, ExperimentConfig
-from lstnet_tf.evaluate import (accuracies, direction_correct, evaluate_lstnet, mcnemar,
-                                source_only_translators)
+from lstnet_tf.evaluate import (accuracies, direction_correct, evaluate_lstnet,
+                                evaluate_source_only, mcnemar, source_only_translators)
 from lstnet_tf.files import environment, write_atomically
 from lstnet_tf.inference import DIRECTIONS, SOURCE_AND_TARGET, prepared_translator, scoring_function
 from lstnet_tf.training import train_lstnet
@@ -196,9 +196,7 @@ class Runner:
             "test": test_results,
             "validation": {
                 "classifier_accuracy": classifier_validation,
-                "source_only": accuracies(direction_correct(
-                    source_only_translators(self.splits["validation"]), classifiers,
-                    self.splits["validation"])),
+                "source_only": evaluate_source_only(classifiers, self.splits["validation"]),
                 "variants": study,
             },
             "precision": model.precision_choice.to_dict(),

@@ -125,13 +125,6 @@ def load_mnist(split: str, data_dir=None, download: bool | None = None):
     return _load_mnist_cached(_file_key(paths[0]), _file_key(paths[1]), split)
 
 
-def load_all(data_dir=None, download: bool | None = None) -> dict:
-    """Both domains, both splits: ``{split: {"mnist": (x, y), "usps": (x, y)}}``."""
-    return {split: {"mnist": load_mnist(split, data_dir, download),
-                    "usps": load_usps(split, data_dir, download)}
-            for split in ("train", "test")}
-
-
 def validation_indices(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """Sorted indices of a class-stratified validation split: ``round(fraction * n_c)`` images
     of each class c, drawn with a fixed seed. The same (labels, fraction, seed) give the same
