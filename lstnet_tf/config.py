@@ -89,6 +89,9 @@ class TrainConfig:
     batch_size: int = 64
     d_learning_rate: float = 1e-4
     g_learning_rate: float = 1e-4
+    # Fraction of the steps after which both learning rates fall to 0 along a half cosine
+    # (CycleGAN holds then decays the same way, linearly); 1.0 keeps them constant, as the paper.
+    lr_decay_start: float = 1.0
     beta_1: float = 0.8
     beta_2: float = 0.999
     loss_weights: LossWeights = field(default_factory=LossWeights)
@@ -156,6 +159,9 @@ class ExperimentConfig:
         if not 0.0 < self.data.validation_fraction < 0.5:
             problems.append("data.validation_fraction must be in (0, 0.5), got "
                             f"{self.data.validation_fraction}")
+        if not 0.0 <= self.train.lr_decay_start <= 1.0:
+            problems.append(f"train.lr_decay_start must be in [0, 1] (a fraction of train.steps), "
+                            f"got {self.train.lr_decay_start}")
         if not 0.0 <= self.train.ema_decay < 1.0:
             problems.append(f"train.ema_decay must be in [0, 1), got {self.train.ema_decay}")
         if self.eval.weights not in EVAL_WEIGHTS:

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lstnet_tf.config import ExperimentConfig, flat_settings, settings_that_differ
+from lstnet_tf.config import ExperimentConfig, TrainConfig, flat_settings, settings_that_differ
 from lstnet_tf.console import UserFacingError
 from lstnet_tf.pipeline import paired_dataset
 from lstnet_tf.lstnet import LOSS_TERMS, LSTNet, default_optimizer
@@ -46,13 +46,29 @@ def build_lstnet(config: ExperimentConfig, precision: str | None = None,
         raise ValueError("resolve 'auto' first (precision.resolve_precision / train_lstnet)")
     model = model_class(config.model, dtype=precision)
     model.compile(
-        d_optimizer=default_optimizer(train.d_learning_rate, train.beta_1, train.beta_2, "d_adam"),
-        g_optimizer=default_optimizer(train.g_learning_rate, train.beta_1, train.beta_2, "g_adam",
+        d_optimizer=default_optimizer(learning_rate_schedule(train.d_learning_rate, train),
+                                      train.beta_1, train.beta_2, "d_adam"),
+        g_optimizer=default_optimizer(learning_rate_schedule(train.g_learning_rate, train),
+                                      train.beta_1, train.beta_2, "g_adam",
                                       ema_decay=train.ema_decay),
         loss_weights=train.loss_weights,
         jit_compile=train.jit_compile,
     )
     return model
+
+
+def learning_rate_schedule(learning_rate: float, train: TrainConfig):
+    """``learning_rate`` for the first ``train.lr_decay_start`` of the steps, then a half cosine
+    down to 0 at the last step; a plain float when there is no decay (the paper).
+
+    Keras' CosineDecay with its warm-up going from the rate to itself is exactly that hold. The
+    optimizer evaluates it at its own step counter, which checkpoints restore."""
+    hold = round(train.lr_decay_start * train.steps)
+    if hold >= train.steps:
+        return learning_rate
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=learning_rate, decay_steps=train.steps - hold, alpha=0.0,
+        warmup_target=learning_rate, warmup_steps=hold)
 
 
 class CheckpointStore:
@@ -246,8 +262,10 @@ def check_config_of_run(config: ExperimentConfig, run_dir: Path) -> None:
     current = json.loads(json.dumps(config.to_dict()))
     if path.is_file() and (Path(run_dir) / "checkpoints" / "latest").is_file():
         recorded = json.loads(path.read_text())
-        changed = [k for k in settings_that_differ(recorded, current)
-                   if k not in RESUMABLE_CHANGES]
+        resumable = RESUMABLE_CHANGES
+        if current["train"]["lr_decay_start"] < 1.0:  # the decay is laid out over train.steps
+            resumable = tuple(k for k in RESUMABLE_CHANGES if k != "train.steps")
+        changed = [k for k in settings_that_differ(recorded, current) if k not in resumable]
         if changed:
             then, now = flat_settings(recorded), flat_settings(current)
             raise ResumeError(
