@@ -38,6 +38,7 @@ def test_paper_preset_is_the_papers_setting():
     assert (train.beta_1, train.beta_2) == (0.8, 0.999)
     assert train.batch_size == 64
     assert train.augment is True
+    assert train.lr_decay_start == 1.0  # constant learning rates
     weights = train.loss_weights
     assert (weights.adversarial_1, weights.adversarial_2, weights.adversarial_latent) == (20, 20, 30)
     assert (weights.cycle_1, weights.cycle_2, weights.cycle_3, weights.cycle_4) == (100,) * 4
@@ -136,6 +137,8 @@ def test_steps_multiple_rule_applies_to_preset_files(preset_dir):
     {"train": {"precision": "float8"}},
     {"train": {"batch_size": 0}},
     {"train": {"monitor_samples": 0}},
+    {"train": {"lr_decay_start": 1.5}},
+    {"train": {"lr_decay_start": -0.1}},
     {"classifier": {"usps_epochs": 0}},
 ])
 def test_impossible_values_are_rejected(overrides):

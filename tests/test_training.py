@@ -13,7 +13,7 @@ import tensorflow as tf
 from lstnet_tf.config import ExperimentConfig, ModelConfig, TrainConfig
 from lstnet_tf.lstnet import LOSS_TERMS
 from lstnet_tf.training import (CheckpointStore, NonFiniteLossError, ResumeError, build_lstnet,
-                                train_lstnet)
+                                learning_rate_schedule, train_lstnet)
 
 CONFIG = ExperimentConfig(
     model=ModelConfig(width=0.0625),
@@ -26,8 +26,13 @@ X2 = RNG.uniform(-1, 1, (12, 16, 16, 1)).astype("float32")
 IMAGES = (X1, X2)
 
 
-def _with_steps(steps):
-    return dataclasses.replace(CONFIG, train=dataclasses.replace(CONFIG.train, steps=steps))
+def _with_steps(steps, config=CONFIG):
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, steps=steps))
+
+
+def _with_decay(start, config=CONFIG):
+    return dataclasses.replace(config, train=dataclasses.replace(config.train,
+                                                                 lr_decay_start=start))
 
 
 class KillAfter(keras.callbacks.Callback):
@@ -176,3 +181,31 @@ def test_resuming_with_another_configuration_is_refused(uninterrupted, tmp_path)
         train_lstnet(changed, IMAGES, tmp_path / "run", seed=1, verbose=0)
     longer = train_lstnet(_with_steps(6), IMAGES, tmp_path / "run", seed=1, verbose=0)
     assert longer.step == 6
+
+
+def test_learning_rate_is_held_then_decays_to_zero_over_the_rest():
+    """steps 8, start 0.25: 1e-3 for steps 0-2, then a half cosine over the other 6 steps,
+    1e-3 * (1 + cos(pi * k/6)) / 2 at step 2 + k, reaching 0 at the end."""
+    train = TrainConfig(steps=8, checkpoint_every=2, lr_decay_start=0.25)
+    schedule = learning_rate_schedule(1e-3, train)
+    expected = [1e-3] * 3 + [1e-3 * (1 + np.cos(np.pi * k / 6)) / 2 for k in range(1, 7)]
+    np.testing.assert_allclose([float(schedule(step)) for step in range(9)], expected,
+                               rtol=1e-5, atol=1e-9)
+    assert learning_rate_schedule(1e-3, dataclasses.replace(train, lr_decay_start=1.0)) == 1e-3
+
+
+@pytest.mark.parametrize("start, final_rate", [(1.0, 1e-4), (0.5, 0.0)])
+def test_both_optimizers_follow_the_schedule_through_training(tmp_path, start, final_rate):
+    """After the last step each optimizer's rate is the schedule's at its own step counter."""
+    model = train_lstnet(_with_decay(start), IMAGES, tmp_path, seed=1, verbose=0)
+    for optimizer in (model.d_optimizer, model.g_optimizer):
+        assert int(optimizer.iterations) == 4
+        assert float(optimizer.learning_rate) == pytest.approx(final_rate, rel=1e-6, abs=1e-12)
+
+
+def test_a_decaying_run_cannot_be_resumed_with_another_length(tmp_path):
+    """The decay is laid out over train.steps, so a longer resume would jump in the schedule."""
+    decaying = _with_decay(0.5)
+    train_lstnet(decaying, IMAGES, tmp_path, seed=1, verbose=0)
+    with pytest.raises(ResumeError, match="train.steps: 4 then, 6 now"):
+        train_lstnet(_with_steps(6, decaying), IMAGES, tmp_path, seed=1, verbose=0)
