@@ -1,6 +1,8 @@
-"""The validation study of a results directory: which evaluation variant, and was training done?
+"""The validation study of results directories: which evaluation variant, which settings, and
+was training done?
 
     python -m lstnet_experiments.study results/cpu --out results/cpu_study
+    python -m lstnet_experiments.study results/cpu_3500_float32 results/cpu --out results/cpu_study
 
 Reads only validation numbers from the per-seed files (``seed<N>.json``, ``monitor_seed<N>.csv``)
 that ``reproduce.py --all`` wrote, never test numbers, and writes ``variants.md`` / ``.json``:
@@ -9,7 +11,10 @@ that ``reproduce.py --all`` wrote, never test numbers, and writes ``variants.md`
   split, per seed, mean and the worst seed, and each variant's mean gain over the paper's
   ``raw/moving`` with a paired sign count over seeds;
 - the validation-subset monitor at each checkpoint (raw and averaged weights), to see whether
-  accuracy was still rising at the last step (the "more steps" lever).
+  accuracy was still rising at the last step (the "more steps" lever);
+- with several directories (one configuration each), the settings in which each differs from
+  the first, its evaluated variant per seed, and its paired gain over the first on the seeds
+  both ran (the lever study).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import sys
 from pathlib import Path
 
 from lstnet_experiments.report import read_seed_results
+from lstnet_tf.config import settings_that_differ
+from lstnet_tf.console import hide_tensorflow_logs
 from lstnet_tf.files import environment, write_atomically
 from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS
 
@@ -55,7 +62,64 @@ def monitor_table(out_dir: Path, seeds) -> dict:
             for s in seeds if (out_dir / f"monitor_seed{s}.csv").is_file()}
 
 
-def markdown(table: dict, monitors: dict, source: Path, command: str, seeds: list) -> str:
+def evaluated_accuracy(result: dict) -> dict:
+    """A seed's full-validation accuracy of the variant its config evaluates."""
+    return result["validation"]["variants"][result["evaluated"]]
+
+
+def settings_table(studied: dict[Path, dict[int, dict]]) -> list[dict]:
+    """Per results directory: its settings that differ from the first directory's, and per
+    direction its evaluated variant per seed, mean, worst seed and mean paired gain over the
+    first directory on the seeds both have (with how many of them it beats)."""
+    (_, reference), rows = next(iter(studied.items())), []
+    reference_config = next(iter(reference.values()))["provenance"]["config"]
+    for directory, results in studied.items():
+        config = next(iter(results.values()))["provenance"]["config"]
+        row = {"results": str(directory),
+               "differs_in": settings_that_differ(reference_config, config),
+               "evaluated": next(iter(results.values()))["evaluated"],
+               "steps": next(iter(results.values())).get("step"),
+               "seconds_per_step": {str(s): r["timing"]["seconds_per_step"]
+                                    for s, r in results.items()},
+               "precision": {str(s): r.get("precision", {}).get("precision", "float32")
+                             for s, r in results.items()},
+               "directions": {}}
+        common = sorted(set(results) & set(reference))
+        for direction in DIRECTIONS:
+            values = {s: evaluated_accuracy(r)[direction] for s, r in results.items()}
+            gains = [values[s] - evaluated_accuracy(reference[s])[direction] for s in common]
+            row["directions"][direction] = {
+                "per_seed": {str(s): v for s, v in values.items()},
+                "mean": statistics.fmean(values.values()), "min": min(values.values()),
+                "paired_gain": statistics.fmean(gains) if gains else None,
+                "seeds_better": f"{sum(g > 0 for g in gains)}/{len(gains)}"}
+        rows.append(row)
+    return rows
+
+
+def settings_markdown(rows: list[dict]) -> list[str]:
+    lines = ["## Settings compared (final checkpoint, each configuration's evaluated variant)",
+             "",
+             f"Paired gain: mean over the seeds both ran of the difference to `{rows[0]['results']}`.",
+             "",
+             "| results | differs from the first in | steps | precision | s / step | direction | "
+             "per seed | mean | worst seed | paired gain | seeds better |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in rows:
+        differs = ", ".join(f"`{k}`" for k in row["differs_in"]) or "(reference)"
+        precision = ", ".join(sorted(set(row["precision"].values())))
+        speed = ", ".join(f"{v:.3f}" for v in row["seconds_per_step"].values() if v)
+        for direction, d in row["directions"].items():
+            gain = "-" if d["paired_gain"] is None else f"{d['paired_gain']:+.4f}"
+            per_seed = ", ".join(f"{s}: {v:.4f}" for s, v in d["per_seed"].items())
+            lines.append(f"| `{row['results']}` | {differs} | {row['steps']} | {precision} | "
+                         f"{speed} | {DIRECTION_LABELS[direction]} | {per_seed} | "
+                         f"{d['mean']:.4f} | {d['min']:.4f} | {gain} | {d['seeds_better']} |")
+    return lines + [""]
+
+
+def markdown(table: dict, monitors: dict, source: Path, command: str, seeds: list,
+             header: bool = True) -> str:
     lines = [
         f"# Validation study of `{source}`",
         "",
@@ -63,6 +127,8 @@ def markdown(table: dict, monitors: dict, source: Path, command: str, seeds: lis
         "(never the test set). Accuracy of the judging classifier (trained with augmentation) on "
         "the translated validation images, final checkpoint.",
         "",
+    ] if header else [f"## `{source}`, seeds {seeds}", ""]
+    lines += [
         f"## Evaluation variants (weights / BatchNorm statistics), against `{BASELINE}` (the paper's)",
         "",
         "| variant | direction | per seed | mean | worst seed | mean gain | seeds better |",
@@ -90,23 +156,39 @@ def markdown(table: dict, monitors: dict, source: Path, command: str, seeds: lis
 
 
 def main(argv=None) -> int:
+    hide_tensorflow_logs("--verbose" in (sys.argv[1:] if argv is None else argv))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", type=Path, help="a results directory with seed<N>.json files")
+    parser.add_argument("results", type=Path, nargs="+",
+                        help="results directories with seed<N>.json files, one configuration "
+                             "each; the first is the reference of the settings comparison")
     parser.add_argument("--out", type=Path, required=True, help="where variants.md/.json go")
     args = parser.parse_args(argv)
-    results = read_seed_results(args.results)
-    if not results:
-        parser.error(f"no seed<N>.json in {args.results}")
+    studied = {}
+    for directory in args.results:
+        studied[directory] = read_seed_results(directory)
+        if not studied[directory]:
+            parser.error(f"no seed<N>.json in {directory}")
     command = "python -m lstnet_experiments.study " + " ".join(
         sys.argv[1:] if argv is None else argv)
-    table, monitors = variant_table(results), monitor_table(args.results, results)
     commit = environment()["git_commit"]
-    write_atomically(args.out / "variants.json", json.dumps(
-        {"command": command, "git_commit": commit, "seeds": list(results), "variants": table,
-         "monitor": monitors}, indent=2) + "\n")
-    write_atomically(args.out / "variants.md",
-                     markdown(table, monitors, args.results, f"{command}` at git `{commit}",
-                              list(results)))
+    sections, saved = [], {"command": command, "git_commit": commit, "results": {}}
+    for directory, results in studied.items():
+        table, monitors = variant_table(results), monitor_table(directory, results)
+        saved["results"][str(directory)] = {"seeds": list(results), "variants": table,
+                                            "monitor": monitors}
+        sections.append(markdown(table, monitors, directory, f"{command}` at git `{commit}",
+                                 list(results), header=len(studied) == 1))
+    if len(studied) > 1:
+        rows = settings_table(studied)
+        saved["settings"] = rows
+        sections.insert(0, "\n".join([
+            f"# Validation study of {', '.join(f'`{d}`' for d in studied)}", "",
+            f"Command: `{command}` at git `{commit}`. Every number here is on the validation "
+            "split (never the test set): accuracy of the judging classifier (trained with "
+            "augmentation) on the translated validation images.", "",
+            *settings_markdown(rows)]))
+    write_atomically(args.out / "variants.json", json.dumps(saved, indent=2) + "\n")
+    write_atomically(args.out / "variants.md", "\n".join(sections))
     print((args.out / "variants.md").read_text())
     return 0
 

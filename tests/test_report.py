@@ -143,20 +143,27 @@ def test_an_empty_directory_is_a_clear_error(tmp_path):
         write_table2(tmp_path)
 
 
+def _write_study_seeds(directory, variants_by_seed, config=None):
+    """Seed files whose validation holds the given {variant: accuracy} (both directions)."""
+    directory.mkdir(exist_ok=True)
+    for seed, variants in variants_by_seed.items():
+        result = _seed_result(seed, 0.5, 0.5, config=config)
+        result["validation"] = {"variants": {
+            name: {"usps_to_mnist": v, "mnist_to_usps": v} for name, v in variants.items()}}
+        _write(directory, result)
+        (directory / f"monitor_seed{seed}.csv").write_text("step,usps_to_mnist\n500,0.5\n1000,0.6\n")
+
+
 def test_study_compares_variants_on_validation_by_hand(tmp_path):
     """raw/moving 0.8/0.9 on two seeds, ema/recomputed 0.85/0.88: mean gain (0.05 - 0.02) / 2,
     better on one seed of two."""
     from lstnet_experiments import study
 
-    for seed, (base, other) in enumerate([(0.8, 0.85), (0.9, 0.88)]):
-        result = _seed_result(seed, 0.5, 0.5)
-        result["validation"] = {"variants": {
-            "raw/moving": {"usps_to_mnist": base, "mnist_to_usps": base},
-            "ema/recomputed": {"usps_to_mnist": other, "mnist_to_usps": other}}}
-        _write(tmp_path, result)
-        (tmp_path / f"monitor_seed{seed}.csv").write_text("step,usps_to_mnist\n500,0.5\n1000,0.6\n")
+    _write_study_seeds(tmp_path, {0: {"raw/moving": 0.8, "ema/recomputed": 0.85},
+                                  1: {"raw/moving": 0.9, "ema/recomputed": 0.88}})
     assert study.main([str(tmp_path), "--out", str(tmp_path / "study")]) == 0
-    table = json.loads((tmp_path / "study" / "variants.json").read_text())["variants"]
+    saved = json.loads((tmp_path / "study" / "variants.json").read_text())
+    table = saved["results"][str(tmp_path)]["variants"]
     row = table["ema/recomputed"]["usps_to_mnist"]
     assert row["gain_over_baseline"] == pytest.approx(0.015)
     assert row["seeds_better"] == 1 and row["min"] == 0.85
@@ -164,6 +171,30 @@ def test_study_compares_variants_on_validation_by_hand(tmp_path):
     text = (tmp_path / "study" / "variants.md").read_text()
     assert "| ema/recomputed | USPS→MNIST | 0: 0.8500, 1: 0.8800 | 0.8650 | 0.8500 | +0.0150 | 1/2 |" in text
     assert "| 1000 | 0.6000 |" in text
+
+
+def test_study_compares_settings_paired_on_the_seeds_both_ran(tmp_path):
+    """The reference has seeds 0, 1 at 0.80 / 0.90 (evaluated variant ema/recomputed); the other
+    configuration, 7000 steps, has seeds 0, 2 at 0.86 / 0.70. Its paired gain is over seed 0
+    only (+0.06, 1 of 1), its mean over both of its seeds (0.78), and it differs in train.steps."""
+    from lstnet_experiments import study
+
+    _write_study_seeds(tmp_path / "short", {0: {"raw/moving": 0.5, "ema/recomputed": 0.80},
+                                            1: {"raw/moving": 0.5, "ema/recomputed": 0.90}},
+                       config={"train": {"steps": 3500, "precision": "float32"}})
+    _write_study_seeds(tmp_path / "long", {0: {"raw/moving": 0.5, "ema/recomputed": 0.86},
+                                           2: {"raw/moving": 0.5, "ema/recomputed": 0.70}},
+                       config={"train": {"steps": 7000, "precision": "float32"}})
+    assert study.main([str(tmp_path / "short"), str(tmp_path / "long"),
+                       "--out", str(tmp_path / "study")]) == 0
+    rows = json.loads((tmp_path / "study" / "variants.json").read_text())["settings"]
+    assert [r["differs_in"] for r in rows] == [[], ["train.steps"]]
+    long = rows[1]["directions"]["mnist_to_usps"]
+    assert long["paired_gain"] == pytest.approx(0.06)
+    assert long["seeds_better"] == "1/1"
+    assert long["mean"] == pytest.approx(0.78) and long["min"] == 0.70
+    text = (tmp_path / "study" / "variants.md").read_text()
+    assert "| 0: 0.8600, 2: 0.7000 | 0.7800 | 0.7000 | +0.0600 | 1/1 |" in text
 
 
 def test_a_table_without_the_second_judge(tmp_path):
