@@ -109,9 +109,13 @@ class CheckpointStore:
             if step != latest:
                 shutil.rmtree(self._path(step), ignore_errors=True)
 
-    def restore(self, model: LSTNet) -> int:
-        """Loads the latest checkpoint into ``model``; returns its step (0 if there is none)."""
-        step = self.latest_step()
+    def restore(self, model: LSTNet, step: int | None = None) -> int:
+        """Loads the latest checkpoint (or the one of ``step``) into ``model``; returns its
+        step (0 if there is none)."""
+        if step is not None and not self._path(step).is_dir():
+            raise ResumeError(f"no checkpoint of step {step} in {self.directory} (kept: "
+                              f"{sorted(p.name for p in self.directory.glob('step-*'))})")
+        step = self.latest_step() if step is None else step
         if step is None:
             return 0
         path = self._path(step)

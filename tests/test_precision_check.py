@@ -88,3 +88,39 @@ def test_missing_data_is_one_clear_error(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert code == 1 and err.count("error:") == 1 and "train-images-idx3-ubyte" in err
     assert not out.exists() and not work.exists()
+
+
+def test_checkpoint_study_scores_an_earlier_checkpoint_beside_another_run(smoke_run, tmp_path):
+    """Step 1 of the float32 run, beside a hand-made seed file at 0.5 everywhere: every
+    variant is scored on validation and the difference is the checkpoint's accuracy - 0.5."""
+    from lstnet_experiments import checkpoint_study
+
+    root, _ = smoke_run
+    beside = tmp_path / "beside"
+    beside.mkdir()
+    variants = {f"{w}/{b}": {"usps_to_mnist": 0.5, "mnist_to_usps": 0.5}
+                for w in ("raw", "ema") for b in ("moving", "recomputed", "batch")}
+    (beside / "seed0.json").write_text(json.dumps({"validation": {"variants": variants}}))
+    out = tmp_path / "out"
+    assert checkpoint_study.main(["--preset", "smoke", "--work-dir", str(root / "work" / "float32"),
+                                  "--seed", "0", "--step", "1", "--beside", str(beside),
+                                  "--out", str(out)]) == 0
+    row = json.loads((out / "checkpoint_seed0.json").read_text())
+    assert row["step"] == 1 and row["precision"] == "float32" == row["beside_precision"]
+    assert set(row["variants"]) == set(variants)
+    u2m = row["variants"]["ema/recomputed"]["usps_to_mnist"]
+    assert 0 <= u2m <= 1
+    assert (f"| ema/recomputed | USPS→MNIST | 0: {u2m:.4f} / 0.5000 | {u2m - 0.5:+.4f} |"
+            in (out / "checkpoints.md").read_text())
+
+
+def test_checkpoint_study_names_a_step_that_was_not_kept(smoke_run, tmp_path, capsys):
+    from lstnet_experiments import checkpoint_study
+
+    root, _ = smoke_run
+    (tmp_path / "seed0.json").write_text("{}")
+    assert checkpoint_study.main(["--preset", "smoke", "--work-dir", str(root / "work" / "float32"),
+                                  "--seed", "0", "--step", "7", "--beside", str(tmp_path),
+                                  "--out", str(tmp_path / "out")]) != 0
+    assert "no checkpoint of step 7" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
