@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from lstnet_tf.config import ConfigError, available_presets, load_config
-from lstnet_tf.console import hide_tensorflow_logs, run_reporting_errors
+from lstnet_tf.console import run_command
 from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS
 
 
@@ -97,9 +97,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    hide_tensorflow_logs("--verbose" in (sys.argv[1:] if argv is None else argv))
-    args = parse_args(argv)
-    return run_reporting_errors(lambda: run(args))
+    return run_command(parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,17 @@ def run_reporting_errors(command) -> int:
     except UserFacingError as error:
         print(f"\nerror: {error}", file=sys.stderr)
         return 1
+
+
+def run_command(parse_args, run, argv=None) -> int:
+    """A ``python -m`` entry point: TensorFlow's log lines hidden unless ``--verbose``, the
+    arguments parsed (argparse reports its own errors), then ``run(args)`` with a
+    ``UserFacingError`` reported as one line."""
+    hide_tensorflow_logs("--verbose" in (sys.argv[1:] if argv is None else argv))
+    args = parse_args(argv)
+    return run_reporting_errors(lambda: run(args))
+
+
 # absl's line prefix: severity, MMDD, time (seconds unformatted before absl is set up), thread
 # id, file:line]; and absl's notice that it is not set up yet.
 _ABSL_LINE = re.compile(rb"^([IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^\]]+:\d+\] |WARNING: All log "
