@@ -42,8 +42,29 @@ def parse_args(argv=None):
         args.config = load_config(args.preset)
     except ConfigError as error:
         parser.error(str(error))
-    if not (args.beside / f"seed{args.seed}.json").is_file():
-        parser.error(f"{args.beside} has no seed{args.seed}.json")
+    # Everything that can be wrong is found before minutes of scoring.
+    from lstnet_tf.training import PRECISION_FILE, CheckpointStore
+
+    run_dir = args.work_dir / f"seed{args.seed}"
+    store = CheckpointStore(run_dir / "checkpoints")
+    if not store.has(args.step):
+        parser.error(f"no checkpoint of step {args.step} in {store.directory} (kept: "
+                     f"{sorted(p.name for p in store.directory.glob('step-*'))})")
+    if not (run_dir / PRECISION_FILE).is_file():
+        parser.error(f"{run_dir} has no {PRECISION_FILE}: not a run directory of train_lstnet")
+    beside = args.beside / f"seed{args.seed}.json"
+    try:
+        args.beside_result = json.loads(beside.read_text())
+        args.beside_result["validation"]["variants"]
+    except (OSError, ValueError, KeyError, TypeError):
+        parser.error(f"{beside} is not a seed file with validation variants "
+                     "(reproduce.py --all writes them)")
+    for path in sorted(args.out.glob("checkpoint_seed*.json")):
+        other = json.loads(path.read_text())
+        if (other["step"], other["work_dir"], other["beside"]) != (
+                args.step, str(args.work_dir), str(args.beside)):
+            parser.error(f"{path} compares step {other['step']} of {other['work_dir']} with "
+                         f"{other['beside']}: write this comparison to another --out")
     return args
 
 
@@ -81,7 +102,7 @@ def run(args) -> int:
     model = build_lstnet(args.config, choice.precision)
     CheckpointStore(run_dir / "checkpoints").restore(model, args.step)
     print(f"Seed {args.seed}, step {args.step}, precision {choice.precision}:", flush=True)
-    beside = json.loads((args.beside / f"seed{args.seed}.json").read_text())
+    beside = args.beside_result
     row = {"seed": args.seed, "step": args.step, "precision": choice.precision,
            "work_dir": str(args.work_dir), "beside": str(args.beside),
            "beside_precision": beside.get("precision", {}).get("precision", "float32"),
@@ -89,10 +110,13 @@ def run(args) -> int:
            "beside_variants": beside["validation"]["variants"],
            "command": "python -m lstnet_experiments.checkpoint_study " + " ".join(args.argv),
            "git_commit": environment()["git_commit"]}
-    write_atomically(args.out / f"checkpoint_seed{args.seed}.json", json.dumps(row, indent=2))
-    rows = [json.loads(p.read_text()) for p in sorted(args.out.glob("checkpoint_seed*.json"))]
-    write_atomically(args.out / "checkpoints.md", markdown(rows))
-    print(markdown(rows))
+    this = args.out / f"checkpoint_seed{args.seed}.json"
+    rows = [json.loads(p.read_text()) for p in sorted(args.out.glob("checkpoint_seed*.json"))
+            if p != this] + [row]
+    text = markdown(sorted(rows, key=lambda r: r["seed"]))
+    write_atomically(this, json.dumps(row, indent=2))
+    write_atomically(args.out / "checkpoints.md", text)
+    print(text)
     return 0
 
 

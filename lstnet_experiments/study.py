@@ -26,8 +26,8 @@ import sys
 from pathlib import Path
 
 from lstnet_experiments.report import read_seed_results
-from lstnet_tf.config import settings_that_differ
-from lstnet_tf.console import hide_tensorflow_logs
+from lstnet_tf.config import settings_that_differ, with_defaults
+from lstnet_tf.console import run_command
 from lstnet_tf.files import environment, write_atomically
 from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS
 
@@ -71,10 +71,10 @@ def settings_table(studied: dict[Path, dict[int, dict]]) -> list[dict]:
     """Per results directory: its settings that differ from the first directory's, and per
     direction its evaluated variant per seed, mean, worst seed and mean paired gain over the
     first directory on the seeds both have (with how many of them it beats)."""
-    (_, reference), rows = next(iter(studied.items())), []
-    reference_config = next(iter(reference.values()))["provenance"]["config"]
+    (reference_dir, reference), rows = next(iter(studied.items())), []
+    reference_config = with_defaults(next(iter(reference.values()))["provenance"]["config"])
     for directory, results in studied.items():
-        config = next(iter(results.values()))["provenance"]["config"]
+        config = with_defaults(next(iter(results.values()))["provenance"]["config"])
         row = {"results": str(directory),
                "differs_in": settings_that_differ(reference_config, config),
                "evaluated": next(iter(results.values()))["evaluated"],
@@ -84,7 +84,7 @@ def settings_table(studied: dict[Path, dict[int, dict]]) -> list[dict]:
                "precision": {str(s): r.get("precision", {}).get("precision", "float32")
                              for s, r in results.items()},
                "directions": {}}
-        common = sorted(set(results) & set(reference))
+        common = sorted(set(results) & set(reference)) if directory != reference_dir else []
         for direction in DIRECTIONS:
             values = {s: evaluated_accuracy(r)[direction] for s, r in results.items()}
             gains = [values[s] - evaluated_accuracy(reference[s])[direction] for s in common]
@@ -92,7 +92,7 @@ def settings_table(studied: dict[Path, dict[int, dict]]) -> list[dict]:
                 "per_seed": {str(s): v for s, v in values.items()},
                 "mean": statistics.fmean(values.values()), "min": min(values.values()),
                 "paired_gain": statistics.fmean(gains) if gains else None,
-                "seeds_better": f"{sum(g > 0 for g in gains)}/{len(gains)}"}
+                "seeds_better": f"{sum(g > 0 for g in gains)}/{len(gains)}" if gains else None}
         rows.append(row)
     return rows
 
@@ -111,10 +111,11 @@ def settings_markdown(rows: list[dict]) -> list[str]:
         speed = ", ".join(f"{v:.3f}" for v in row["seconds_per_step"].values() if v)
         for direction, d in row["directions"].items():
             gain = "-" if d["paired_gain"] is None else f"{d['paired_gain']:+.4f}"
+            better = d["seeds_better"] or "-"
             per_seed = ", ".join(f"{s}: {v:.4f}" for s, v in d["per_seed"].items())
             lines.append(f"| `{row['results']}` | {differs} | {row['steps']} | {precision} | "
                          f"{speed} | {DIRECTION_LABELS[direction]} | {per_seed} | "
-                         f"{d['mean']:.4f} | {d['min']:.4f} | {gain} | {d['seeds_better']} |")
+                         f"{d['mean']:.4f} | {d['min']:.4f} | {gain} | {better} |")
     return lines + [""]
 
 
@@ -155,21 +156,25 @@ def markdown(table: dict, monitors: dict, source: Path, command: str, seeds: lis
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
-    hide_tensorflow_logs("--verbose" in (sys.argv[1:] if argv is None else argv))
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path, nargs="+",
                         help="results directories with seed<N>.json files, one configuration "
                              "each; the first is the reference of the settings comparison")
     parser.add_argument("--out", type=Path, required=True, help="where variants.md/.json go")
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
     args = parser.parse_args(argv)
-    studied = {}
     for directory in args.results:
-        studied[directory] = read_seed_results(directory)
-        if not studied[directory]:
+        if not sorted(directory.glob("seed*.json")):
             parser.error(f"no seed<N>.json in {directory}")
-    command = "python -m lstnet_experiments.study " + " ".join(
+    args.command = "python -m lstnet_experiments.study " + " ".join(
         sys.argv[1:] if argv is None else argv)
+    return args
+
+
+def run(args) -> int:
+    studied = {directory: read_seed_results(directory) for directory in args.results}
+    command = args.command
     commit = environment()["git_commit"]
     sections, saved = [], {"command": command, "git_commit": commit, "results": {}}
     for directory, results in studied.items():
@@ -191,6 +196,10 @@ def main(argv=None) -> int:
     write_atomically(args.out / "variants.md", "\n".join(sections))
     print((args.out / "variants.md").read_text())
     return 0
+
+
+def main(argv=None) -> int:
+    return run_command(parse_args, run, argv)
 
 
 if __name__ == "__main__":

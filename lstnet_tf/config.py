@@ -199,6 +199,12 @@ def settings_that_differ(recorded: dict, current: dict, ignore=("description",))
     return sorted(k for k in set(a) & set(b) if k not in ignore and a[k] != b[k])
 
 
+def with_defaults(recorded: dict) -> dict:
+    """A recorded config dict with the fields added since filled in with their defaults
+    (switches are added off, so the default is what the recording code did)."""
+    return _merge(ExperimentConfig(), recorded, "").to_dict()
+
+
 def available_presets() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
 

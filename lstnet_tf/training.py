@@ -57,14 +57,21 @@ def build_lstnet(config: ExperimentConfig, precision: str | None = None,
     return model
 
 
+def decay_start_step(train: TrainConfig) -> int | None:
+    """The step from which the learning rates decay; None when they stay constant."""
+    hold = round(train.lr_decay_start * train.steps)
+    return hold if hold < train.steps else None
+
+
 def learning_rate_schedule(learning_rate: float, train: TrainConfig):
     """``learning_rate`` for the first ``train.lr_decay_start`` of the steps, then a half cosine
-    down to 0 at the last step; a plain float when there is no decay (the paper).
+    that reaches 0 after the last update; a plain float when there is no decay (the paper).
 
     Keras' CosineDecay with its warm-up going from the rate to itself is exactly that hold. The
-    optimizer evaluates it at its own step counter, which checkpoints restore."""
-    hold = round(train.lr_decay_start * train.steps)
-    if hold >= train.steps:
+    optimizer evaluates it at its own step counter (before incrementing it), which checkpoints
+    restore."""
+    hold = decay_start_step(train)
+    if hold is None:
         return learning_rate
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=learning_rate, decay_steps=train.steps - hold, alpha=0.0,
@@ -77,12 +84,16 @@ class CheckpointStore:
     WEIGHTS = "model.weights.h5"
     OPTIMIZERS = "optimizers.npz"
 
-    def __init__(self, directory: Path, keep: int = 2):
+    def __init__(self, directory: Path, keep: int = 2, also_keep: tuple[int, ...] = ()):
         self.directory = Path(directory)
         self.keep = keep
+        self.also_keep = set(also_keep)  # steps never pruned
 
     def _path(self, step: int) -> Path:
         return self.directory / f"step-{step:07d}"
+
+    def has(self, step: int) -> bool:
+        return self._path(step).is_dir()
 
     def latest_step(self) -> int | None:
         pointer = self.directory / "latest"
@@ -106,13 +117,13 @@ class CheckpointStore:
     def _prune(self, latest: int) -> None:
         steps = sorted(int(p.name.split("-")[1]) for p in self.directory.glob("step-*"))
         for step in steps[:-self.keep]:
-            if step != latest:
+            if step != latest and step not in self.also_keep:
                 shutil.rmtree(self._path(step), ignore_errors=True)
 
     def restore(self, model: LSTNet, step: int | None = None) -> int:
         """Loads the latest checkpoint (or the one of ``step``) into ``model``; returns its
         step (0 if there is none)."""
-        if step is not None and not self._path(step).is_dir():
+        if step is not None and not self.has(step):
             raise ResumeError(f"no checkpoint of step {step} in {self.directory} (kept: "
                               f"{sorted(p.name for p in self.directory.glob('step-*'))})")
         step = self.latest_step() if step is None else step
@@ -267,7 +278,7 @@ def check_config_of_run(config: ExperimentConfig, run_dir: Path) -> None:
     if path.is_file() and (Path(run_dir) / "checkpoints" / "latest").is_file():
         recorded = json.loads(path.read_text())
         resumable = RESUMABLE_CHANGES
-        if current["train"]["lr_decay_start"] < 1.0:  # the decay is laid out over train.steps
+        if decay_start_step(config.train) is not None:  # the decay is laid out over train.steps
             resumable = tuple(k for k in RESUMABLE_CHANGES if k != "train.steps")
         changed = [k for k in settings_that_differ(recorded, current) if k not in resumable]
         if changed:
@@ -314,7 +325,11 @@ def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray]
     keras.utils.set_random_seed(seed)
     model = build_lstnet(config, choice.precision)
     model.precision_choice = choice
-    store = CheckpointStore(run_dir / "checkpoints")
+    # The checkpoint where the decay starts is where a constant-rate run of that length would
+    # have ended: kept for comparing the two (lstnet_experiments.checkpoint_study).
+    decay_start = decay_start_step(config.train)
+    store = CheckpointStore(run_dir / "checkpoints",
+                            also_keep=() if decay_start is None else (decay_start,))
     start = store.restore(model)
     every, total = config.train.checkpoint_every, config.train.steps
     if start % every or start > total:

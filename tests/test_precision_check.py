@@ -119,8 +119,11 @@ def test_checkpoint_study_names_a_step_that_was_not_kept(smoke_run, tmp_path, ca
 
     root, _ = smoke_run
     (tmp_path / "seed0.json").write_text("{}")
-    assert checkpoint_study.main(["--preset", "smoke", "--work-dir", str(root / "work" / "float32"),
-                                  "--seed", "0", "--step", "7", "--beside", str(tmp_path),
-                                  "--out", str(tmp_path / "out")]) != 0
-    assert "no checkpoint of step 7" in capsys.readouterr().err
+    argv = ["--preset", "smoke", "--work-dir", str(root / "work" / "float32"), "--seed", "0",
+            "--beside", str(tmp_path), "--out", str(tmp_path / "out")]
+    for step, message in (("7", "no checkpoint of step 7"),
+                          ("1", "is not a seed file with validation variants")):
+        with pytest.raises(SystemExit):
+            checkpoint_study.main(argv + ["--step", step])
+        assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

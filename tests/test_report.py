@@ -175,8 +175,9 @@ def test_study_compares_variants_on_validation_by_hand(tmp_path):
 
 def test_study_compares_settings_paired_on_the_seeds_both_ran(tmp_path):
     """The reference has seeds 0, 1 at 0.80 / 0.90 (evaluated variant ema/recomputed); the other
-    configuration, 7000 steps, has seeds 0, 2 at 0.86 / 0.70. Its paired gain is over seed 0
-    only (+0.06, 1 of 1), its mean over both of its seeds (0.78), and it differs in train.steps."""
+    configuration, 7000 steps with a decay (a field the reference's file predates), has seeds
+    0, 2 at 0.86 / 0.70. Its paired gain is over seed 0 only (+0.06, 1 of 1), its mean over
+    both of its seeds (0.78), and it differs in both settings."""
     from lstnet_experiments import study
 
     _write_study_seeds(tmp_path / "short", {0: {"raw/moving": 0.5, "ema/recomputed": 0.80},
@@ -184,17 +185,20 @@ def test_study_compares_settings_paired_on_the_seeds_both_ran(tmp_path):
                        config={"train": {"steps": 3500, "precision": "float32"}})
     _write_study_seeds(tmp_path / "long", {0: {"raw/moving": 0.5, "ema/recomputed": 0.86},
                                            2: {"raw/moving": 0.5, "ema/recomputed": 0.70}},
-                       config={"train": {"steps": 7000, "precision": "float32"}})
+                       config={"train": {"steps": 7000, "precision": "float32",
+                                         "lr_decay_start": 0.5}})
     assert study.main([str(tmp_path / "short"), str(tmp_path / "long"),
                        "--out", str(tmp_path / "study")]) == 0
     rows = json.loads((tmp_path / "study" / "variants.json").read_text())["settings"]
-    assert [r["differs_in"] for r in rows] == [[], ["train.steps"]]
+    assert [r["differs_in"] for r in rows] == [[], ["train.lr_decay_start", "train.steps"]]
+    assert rows[0]["directions"]["mnist_to_usps"]["paired_gain"] is None
     long = rows[1]["directions"]["mnist_to_usps"]
     assert long["paired_gain"] == pytest.approx(0.06)
     assert long["seeds_better"] == "1/1"
     assert long["mean"] == pytest.approx(0.78) and long["min"] == 0.70
     text = (tmp_path / "study" / "variants.md").read_text()
     assert "| 0: 0.8600, 2: 0.7000 | 0.7800 | 0.7000 | +0.0600 | 1/1 |" in text
+    assert "| 0: 0.8000, 1: 0.9000 | 0.8500 | 0.8000 | - | - |" in text
 
 
 def test_a_table_without_the_second_judge(tmp_path):

@@ -209,3 +209,14 @@ def test_a_decaying_run_cannot_be_resumed_with_another_length(tmp_path):
     train_lstnet(decaying, IMAGES, tmp_path, seed=1, verbose=0)
     with pytest.raises(ResumeError, match="train.steps: 4 then, 6 now"):
         train_lstnet(_with_steps(6, decaying), IMAGES, tmp_path, seed=1, verbose=0)
+
+
+def test_the_checkpoint_where_the_decay_starts_is_never_pruned(tmp_path):
+    """6 steps, a checkpoint every 2, decay from step 2: step 2 is kept beside the last two;
+    without a decay only the last two are."""
+    six = _with_steps(6)
+    for start, kept in ((1 / 3, ["step-0000002", "step-0000004", "step-0000006"]),
+                        (1.0, ["step-0000004", "step-0000006"])):
+        run = tmp_path / str(start)
+        train_lstnet(_with_decay(start, six), IMAGES, run, seed=1, verbose=0)
+        assert sorted(p.name for p in (run / "checkpoints").glob("step-*")) == kept
