@@ -15,7 +15,7 @@ from lstnet_tf.directions import DIRECTIONS as DIRECTION_KEYS
 from lstnet_tf.directions import SOURCE_AND_TARGET
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL_DIR = ROOT / "results" / "cpu_3500_float32" / "models" / "seed0"
+DEFAULT_MODEL_DIR = ROOT / "results" / "cpu" / "models" / "seed0"
 # command-line direction -> (file-name key, source domain, target domain)
 DIRECTIONS = {key.replace("_", "-"): (key, *SOURCE_AND_TARGET[key]) for key in DIRECTION_KEYS}
 DOMAIN_NAME = {"mnist": "MNIST", "usps": "USPS"}
