@@ -129,8 +129,9 @@ def markdown(table: dict, monitors: dict, source: Path, command: str, seeds: lis
         "the translated validation images, final checkpoint.",
         "",
     ] if header else [f"## `{source}`, seeds {seeds}", ""]
+    sub = "##" if header else "###"
     lines += [
-        f"## Evaluation variants (weights / BatchNorm statistics), against `{BASELINE}` (the paper's)",
+        f"{sub} Evaluation variants (weights / BatchNorm statistics), against `{BASELINE}` (the paper's)",
         "",
         "| variant | direction | per seed | mean | worst seed | mean gain | seeds better |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -141,7 +142,7 @@ def markdown(table: dict, monitors: dict, source: Path, command: str, seeds: lis
             lines.append(f"| {variant} | {DIRECTION_LABELS[direction]} | {per_seed} | "
                          f"{row['mean']:.4f} | {row['min']:.4f} | "
                          f"{row['gain_over_baseline']:+.4f} | {row['seeds_better']}/{len(seeds)} |")
-    lines += ["", "## Validation-subset monitor at each checkpoint", "",
+    lines += ["", f"{sub} Validation-subset monitor at each checkpoint", "",
               "Raw weights / averaged weights, moving BatchNorm statistics (the monitor's own "
               "setting), first images of the validation split.", ""]
     for seed, columns in monitors.items():

@@ -199,10 +199,16 @@ def settings_that_differ(recorded: dict, current: dict, ignore=("description",))
     return sorted(k for k in set(a) & set(b) if k not in ignore and a[k] != b[k])
 
 
-def with_defaults(recorded: dict) -> dict:
+def with_defaults(recorded: dict, defaults: dict | None = None) -> dict:
     """A recorded config dict with the fields added since filled in with their defaults
-    (switches are added off, so the default is what the recording code did)."""
-    return _merge(ExperimentConfig(), recorded, "").to_dict()
+    (switches are added off, so the default is what the recording code did); fields removed
+    since are kept as recorded."""
+    filled = dict(ExperimentConfig().to_dict() if defaults is None else defaults)
+    for key, value in recorded.items():
+        default = filled.get(key)
+        filled[key] = (with_defaults(value, default)
+                       if isinstance(value, dict) and isinstance(default, dict) else value)
+    return filled
 
 
 def available_presets() -> list[str]:

@@ -174,3 +174,14 @@ def test_settings_that_differ_ignore_fields_only_one_config_has():
     new = {"train": {"steps": 10, "ema_decay": 0.9}, "description": "b"}
     assert settings_that_differ(old, new) == []
     assert settings_that_differ(old, {"train": {"steps": 20}}) == ["train.steps"]
+
+
+def test_with_defaults_fills_fields_added_since_and_keeps_removed_ones():
+    """A record from before train.lr_decay_start, with a field the code no longer has."""
+    from lstnet_tf.config import with_defaults
+
+    filled = with_defaults({"train": {"steps": 3500, "reuse_forward": True}, "preset": "cpu"})
+    assert filled["train"]["steps"] == 3500 and filled["preset"] == "cpu"
+    assert filled["train"]["lr_decay_start"] == 1.0
+    assert filled["train"]["reuse_forward"] is True
+    assert filled["model"]["width"] == 1.0
