@@ -46,6 +46,9 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=None,
                         help="override the preset's number of LSTNet training steps (a multiple "
                              "of its checkpoint interval)")
+    parser.add_argument("--width", type=float, default=None,
+                        help="override the preset's width multiplier (every Table 1 channel "
+                             "count times WIDTH; 1.0 is the paper's networks)")
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help="override the preset's compute precision (auto: mixed_float16 on "
                              "a GPU; on a CPU the faster of float32 and mixed_bfloat16, timed "
@@ -87,6 +90,8 @@ def parse_args(argv=None):
     if args.precision is not None:
         train_overrides["precision"] = args.precision
     overrides = {"train": train_overrides} if train_overrides else {}
+    if args.width is not None:
+        overrides["model"] = {"width": args.width}
     try:
         args.config = load_config(args.preset, overrides)
     except ConfigError as error:

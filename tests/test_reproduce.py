@@ -310,6 +310,7 @@ BAD_ARGUMENTS = {
     "unknown preset": (["--all", "--preset", "nope"], "nope"),
     "zero steps": (["--all", "--preset", "smoke", "--steps", "0"], "--steps"),
     "non-integer steps": (["--all", "--preset", "smoke", "--steps", "many"], "--steps"),
+    "zero width": (["--all", "--preset", "smoke", "--width", "0"], "model.width"),
     "negative seed": (["--all", "--preset", "smoke", "--seeds", "-1"], "--seeds"),
     "repeated seed": (["--all", "--preset", "smoke", "--seeds", "0", "0"], "--seeds"),
     "steps not a multiple of the checkpoint interval":
@@ -435,6 +436,13 @@ def test_precision_override_keeps_the_rest_of_the_preset(reproduce):
     assert args.config.train.precision == "mixed_bfloat16"
     assert args.config.train.steps == 1000
     assert args.config.train.d_learning_rate == load_config("cpu").train.d_learning_rate
+
+
+def test_width_override_keeps_the_rest_of_the_preset(reproduce):
+    """--width replaces only the width multiplier; the preset's steps and schedule stay."""
+    args = reproduce.parse_args(["--all", "--preset", "cpu", "--width", "0.5"])
+    assert args.config.model.width == 0.5
+    assert args.config.train == load_config("cpu").train
 
 
 def test_several_seeds_are_kept_in_order(reproduce):
