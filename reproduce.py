@@ -92,6 +92,8 @@ def parse_args(argv=None):
     overrides = {"train": train_overrides} if train_overrides else {}
     if args.width is not None:
         overrides["model"] = {"width": args.width}
+    args.overridden = [f"{section}.{field}={value}" for section, fields in overrides.items()
+                       for field, value in fields.items()]
     try:
         args.config = load_config(args.preset, overrides)
     except ConfigError as error:
@@ -131,6 +133,8 @@ def run_all(args) -> int:
     # Live progress bars on a terminal; one line per epoch in a log file or with --quiet.
     verbose = 1 if sys.stdout.isatty() and not args.quiet else 2
     print(f"Preset '{config.preset}' ({args.preset_reason}): {config.description}")
+    if args.overridden:
+        print(f"Overridden on the command line: {', '.join(args.overridden)}")
     print(f"Seeds {args.seeds}, {config.train.steps} LSTNet steps each, width "
           f"{config.model.width}, precision {config.train.precision}; evaluated as "
           f"{config.eval.weights} weights with {config.eval.batch_norm} BatchNorm statistics.")

@@ -230,3 +230,29 @@ def test_check_compatible_refuses_another_configuration_before_anything_runs(thr
     with pytest.raises(ResultsError, match="another configuration.*--out"):
         check_compatible(three_seeds, {"model": {"width": 1.0}})
     assert check_compatible(three_seeds / "new", {"model": {"width": 1.0}}) == []
+
+
+def test_paired_comparison_counts_and_exact_p_by_hand():
+    """Only-A / only-B counts, accuracies and the two-sided exact p (2 * 11/1024 for 1 vs 9
+    discordant images); swapping A and B swaps the counts and the sign, not the p-value."""
+    import numpy as np
+
+    from lstnet_experiments.paired_study import compare_direction, pooled
+
+    a = np.array([1] * 1 + [0] * 9 + [1] * 5 + [0] * 5, bool)
+    b = np.array([0] * 1 + [1] * 9 + [1] * 5 + [0] * 5, bool)
+    row = compare_direction(a, b)
+    assert (row["only_a"], row["only_b"], row["images"]) == (1, 9, 20)
+    assert (row["a"], row["b"]) == (6 / 20, 14 / 20)
+    assert row["p_value"] == pytest.approx(2 * 11 / 1024)
+    swapped = compare_direction(b, a)
+    assert (swapped["only_a"], swapped["only_b"]) == (9, 1)
+    assert swapped["p_value"] == pytest.approx(row["p_value"])
+
+    second = compare_direction(np.zeros(5, bool), np.ones(5, bool))  # 0 vs 5 discordant
+    together = pooled([row, second])
+    assert (together["only_a"], together["only_b"]) == (1, 14)
+    assert together["p_value"] == pytest.approx(2 * 16 / 2 ** 15)  # P(X >= 14 | n=15) * 2
+    assert together["gain"] == pytest.approx((0.4 + 1.0) / 2)
+    assert (together["seeds_b_ahead"], together["seeds"]) == (2, 2)
+    assert pooled([swapped])["gain"] == pytest.approx(-0.4)

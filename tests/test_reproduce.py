@@ -279,6 +279,51 @@ def test_a_later_seed_adds_to_the_table_and_reads_the_test_set_once(smoke_run, s
         assert row["LSTNet (ours) std"] == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5)
 
 
+def test_paired_study_rescores_the_shipped_models_on_validation_only(smoke_run, shared_data_dir,
+                                                                    tmp_path):
+    """A results directory against itself: the shipped translators and classifiers give back
+    the seed file's validation accuracy of the evaluated variant, no image is discordant, and
+    the test sets are never read."""
+    from lstnet_experiments import paired_study
+    from lstnet_tf import data
+
+    def no_test(load):
+        def read(split, *args, **kwargs):
+            assert split != "test", "the paired study read a test set"
+            return load(split, *args, **kwargs)
+        return read
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(data, "load_mnist", no_test(data.load_mnist))
+        patch.setattr(data, "load_usps", no_test(data.load_usps))
+        code = paired_study.main([str(smoke_run.out), str(smoke_run.out), "--out",
+                                  str(tmp_path), "--data-dir", str(shared_data_dir)])
+    assert code == 0
+    report = json.loads((tmp_path / "paired.json").read_text())
+    seed0 = json.loads((smoke_run.out / "seed0.json").read_text())
+    recorded = seed0["validation"]["variants"][seed0["evaluated"]]
+    for direction, rows in report["per_seed"].items():
+        row = rows["0"]
+        assert row["a"] == row["b"] == pytest.approx(recorded[direction], abs=1.5 / row["images"])
+        assert (row["only_a"], row["only_b"], row["p_value"]) == (0, 0, 1.0)
+    assert "only A right" in (tmp_path / "paired.md").read_text()
+
+
+def test_paired_study_without_a_classifier_is_a_usage_error(smoke_run, tmp_path):
+    """No shipped MNIST classifier for a seed: exit 2 naming the file, nothing written."""
+    import shutil
+
+    from lstnet_experiments import paired_study
+
+    copy = tmp_path / "copy"
+    shutil.copytree(smoke_run.out, copy)
+    (copy / "models" / "seed0" / "mnist_classifier.keras").unlink()
+    with pytest.raises(SystemExit) as exit_info:
+        paired_study.main([str(copy), str(copy), "--out", str(tmp_path / "study")])
+    assert exit_info.value.code == 2
+    assert not (tmp_path / "study").exists()
+
+
 def test_rerunning_a_finished_seed_keeps_its_results_and_reads_no_test_set(smoke_run,
                                                                            shared_data_dir):
     """The same command again: seed 0 is reported as done and left as it is."""
@@ -443,6 +488,7 @@ def test_width_override_keeps_the_rest_of_the_preset(reproduce):
     args = reproduce.parse_args(["--all", "--preset", "cpu", "--width", "0.5"])
     assert args.config.model.width == 0.5
     assert args.config.train == load_config("cpu").train
+    assert args.overridden == ["model.width=0.5"]
 
 
 def test_several_seeds_are_kept_in_order(reproduce):
