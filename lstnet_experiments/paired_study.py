@@ -7,8 +7,8 @@ The settings table of ``study`` compares accuracies; this says how sure a differ
 every seed both results directories hold, the shipped translators of each direction
 (``models/seed<N>/<direction>.keras``: the evaluated variant, BatchNorm statistics included)
 translate the same validation images, and one judge scores both: that seed's classifiers
-shipped in the first directory, else in the second. Per seed and direction: both accuracies,
-the images only one of them gets right, and the exact McNemar p-value. Across seeds: the
+shipped in the first directory, else in the second (or in --judges). Per seed and direction:
+both accuracies, the images only one of them gets right, and the exact McNemar p-value. Across seeds: the
 discordant images pooled (an exact test of "no difference in any of these seeds") and how many
 seeds B wins. The McNemar tests are about these trained models; whether another seed would
 agree is what the seed count says. Reads validation images and labels only, never the test
@@ -34,9 +34,9 @@ from lstnet_tf.evaluate import mcnemar
 
 def compare_direction(correct_a: np.ndarray, correct_b: np.ndarray) -> dict:
     """Both accuracies on the same images and the McNemar test of B against A."""
-    test = mcnemar(correct_b, correct_a)
+    test = mcnemar(correct_a, correct_b)
     return {"a": float(np.mean(correct_a)), "b": float(np.mean(correct_b)),
-            "only_a": test["b_only"], "only_b": test["a_only"], "p_value": test["p_value"],
+            "only_a": test["a_only"], "only_b": test["b_only"], "p_value": test["p_value"],
             "images": int(len(correct_a))}
 
 
@@ -59,6 +59,11 @@ def parse_args(argv=None):
     parser.add_argument("a", type=Path, help="results directory A (the reference)")
     parser.add_argument("b", type=Path, help="results directory B (compared with A)")
     parser.add_argument("--out", type=Path, required=True, help="where paired.md/.json go")
+    parser.add_argument("--judges", type=Path, default=None,
+                        help="a results directory whose models/seed<N>/ hold the judging "
+                             "classifiers (default: A's, else B's)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
+                        help="compare only these seeds (default: every seed both hold)")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="directory holding mnist/ and usps/ (as for reproduce.py)")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
@@ -74,10 +79,12 @@ def parse_args(argv=None):
         if not results:
             parser.error(f"no seed<N>.json in {getattr(args, key)} (reproduce.py --all writes "
                          "them)")
-    args.seeds = sorted(set(args.results["a"]) & set(args.results["b"]))
-    if not args.seeds:
+    common = set(args.results["a"]) & set(args.results["b"])
+    wanted = common if args.seeds is None else set(args.seeds)
+    if not wanted or not wanted <= common:
         parser.error(f"{args.a} (seeds {sorted(args.results['a'])}) and {args.b} (seeds "
-                     f"{sorted(args.results['b'])}) have no seed in common")
+                     f"{sorted(args.results['b'])}) do not both hold seeds {sorted(wanted)}")
+    args.seeds = sorted(wanted)
     configs = [with_defaults(next(iter(r.values()))["provenance"]["config"])
                for r in args.results.values()]
     if configs[0]["data"] != configs[1]["data"]:
@@ -92,7 +99,7 @@ def parse_args(argv=None):
                     parser.error(f"{path} is missing: compare directories that reproduce.py "
                                  "--all wrote with their models/")
         try:
-            judge_files(args.a, args.b, seed)
+            judge_files(judge_dirs(args), seed)
         except UserFacingError as error:
             parser.error(str(error))
     return args
@@ -102,17 +109,23 @@ def translator_file(directory: Path, seed: int, direction: str) -> Path:
     return directory / "models" / f"seed{seed}" / f"{direction}.keras"
 
 
-def judge_files(a: Path, b: Path, seed: int) -> dict[str, Path]:
-    """Per domain, the seed's classifier shipped in A, else in B."""
+def judge_dirs(args) -> tuple[Path, ...]:
+    return (args.judges,) if args.judges else (args.a, args.b)
+
+
+def judge_files(directories: tuple[Path, ...], seed: int) -> dict[str, Path]:
+    """Per domain, the seed's classifier shipped in the first of ``directories`` that has it."""
     files = {}
     for domain in ("mnist", "usps"):
-        candidates = [d / "models" / f"seed{seed}" / f"{domain}_classifier.keras" for d in (a, b)]
+        candidates = [d / "models" / f"seed{seed}" / f"{domain}_classifier.keras"
+                      for d in directories]
         found = [path for path in candidates if path.is_file()]
         if not found:
             raise UserFacingError(
                 f"no {domain} classifier for seed {seed} ({' or '.join(map(str, candidates))}): "
-                "MNIST classifiers are not committed (over 5 MiB); rerun `python reproduce.py "
-                "--all` for that seed to write them")
+                "MNIST classifiers are not committed (over 5 MiB); pass --judges DIR, a results "
+                "directory of the same seed and classifier settings that has them, e.g. one "
+                f"written by `python reproduce.py --all --seeds {seed} --out DIR`")
         files[domain] = found[0]
     return files
 
@@ -120,12 +133,13 @@ def judge_files(a: Path, b: Path, seed: int) -> dict[str, Path]:
 def markdown(report: dict) -> str:
     a, b = f"`{report['a']}`", f"`{report['b']}`"
     lines = [
-        f"# {b} against {a}, image by image on the validation split", "",
+        f"# B = {b} against A = {a}, image by image on the validation split", "",
         f"Command: `{report['command']}` at git `{report['git_commit']}`. {b} differs from {a} "
         f"in: {', '.join(f'`{s}`' for s in report['differs']) or 'nothing'}. Each seed's two "
         "translators (the evaluated variant each configuration shipped) are scored by one "
-        "judge, that seed's classifiers (trained with augmentation) from "
-        + ", ".join(f"seed {s}: `{p}`" for s, p in report["judges"].items())
+        "judge, that seed's classifiers (trained with augmentation): "
+        + "; ".join(f"seed {s}: " + ", ".join(f"`{p}`" for p in files.values())
+                    for s, files in report["judges"].items())
         + ". Validation images and labels only; the test sets are not read.", "",
         "| direction | seed | A | B | B − A | only A right | only B right | McNemar p | images "
         "| seed files' A / B |",
@@ -162,8 +176,8 @@ def run(args) -> int:
               "git_commit": environment()["git_commit"], "differs": args.differs,
               "judges": {}, "per_seed": {d: {} for d in DIRECTIONS}}
     for seed in args.seeds:
-        files = judge_files(args.a, args.b, seed)
-        report["judges"][seed] = str(files["mnist"].parent)
+        files = judge_files(judge_dirs(args), seed)
+        report["judges"][seed] = {domain: str(path) for domain, path in files.items()}
         judge = {target: load_classifier(files[target], direction)
                  for direction, (_, target) in SOURCE_AND_TARGET.items()}
         correct = {}

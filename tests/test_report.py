@@ -256,3 +256,26 @@ def test_paired_comparison_counts_and_exact_p_by_hand():
     assert together["gain"] == pytest.approx((0.4 + 1.0) / 2)
     assert (together["seeds_b_ahead"], together["seeds"]) == (2, 2)
     assert pooled([swapped])["gain"] == pytest.approx(-0.4)
+
+
+@pytest.mark.parametrize("extra, mentioned", [
+    (["--seeds", "5"], "do not both hold seeds [5]"),
+    ([], "no mnist classifier for seed 0"),
+])
+def test_paired_study_usage_errors_name_the_problem(three_seeds, tmp_path, capsys, extra,
+                                                    mentioned):
+    """A seed not in both directories, or no judge for a seed: exit 2, one clear line, and
+    --out is not created."""
+    from lstnet_experiments import paired_study
+
+    for seed in (0, 1, 2):  # translators present, classifiers not
+        for direction in ("usps_to_mnist", "mnist_to_usps"):
+            path = three_seeds / "models" / f"seed{seed}" / f"{direction}.keras"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"")
+    with pytest.raises(SystemExit) as exit_info:
+        paired_study.parse_args([str(three_seeds), str(three_seeds), "--out",
+                                 str(tmp_path / "study"), *extra])
+    assert exit_info.value.code == 2
+    assert mentioned in capsys.readouterr().err
+    assert not (tmp_path / "study").exists()
