@@ -29,11 +29,12 @@ from lstnet_experiments.report import ResultsError, read_seed_results
 from lstnet_tf.config import settings_that_differ, with_defaults
 from lstnet_tf.console import UserFacingError, run_command
 from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS, SOURCE_AND_TARGET
-from lstnet_tf.evaluate import mcnemar
 
 
 def compare_direction(correct_a: np.ndarray, correct_b: np.ndarray) -> dict:
     """Both accuracies on the same images and the McNemar test of B against A."""
+    from lstnet_tf.evaluate import mcnemar  # imports TensorFlow: not before its logs are hidden
+
     test = mcnemar(correct_a, correct_b)
     return {"a": float(np.mean(correct_a)), "b": float(np.mean(correct_b)),
             "only_a": test["a_only"], "only_b": test["b_only"], "p_value": test["p_value"],
