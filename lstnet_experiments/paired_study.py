@@ -8,9 +8,9 @@ every seed both results directories hold, the shipped translators of each direct
 (``models/seed<N>/<direction>.keras``: the evaluated variant, BatchNorm statistics included)
 translate the same validation images, and one judge scores both: that seed's classifiers
 shipped in the first directory, else in the second (or in --judges). Per seed and direction:
-both accuracies, the images only one of them gets right, and the exact McNemar p-value. Across seeds: the
-discordant images pooled (an exact test of "no difference in any of these seeds") and how many
-seeds B wins. The McNemar tests are about these trained models; whether another seed would
+both accuracies, the images only one of them gets right, and the exact McNemar p-value. Across
+seeds: the discordant images pooled (an exact test of "no difference in any of these seeds")
+and how many seeds B wins. The McNemar tests are about these trained models; whether another seed would
 agree is what the seed count says. Reads validation images and labels only, never the test
 set. Writes ``paired.md`` and ``paired.json`` to --out.
 """
@@ -92,6 +92,7 @@ def parse_args(argv=None):
         parser.error(f"{args.a} and {args.b} used different validation splits (data settings "
                      f"{configs[0]['data']} vs {configs[1]['data']}): images cannot be paired")
     args.differs = settings_that_differ(*configs)
+    args.data_config = configs[0]["data"]
     for seed in args.seeds:
         for direction in DIRECTIONS:
             for directory in (args.a, args.b):
@@ -171,8 +172,7 @@ def run(args) -> int:
     from lstnet_tf.files import environment, write_atomically
     from lstnet_tf.shipped_models import load_classifier, load_translator
 
-    data_config = next(iter(args.results["a"].values()))["provenance"]["config"]["data"]
-    validation = load_splits(DataConfig(**data_config), args.data_dir)["validation"]
+    validation = load_splits(DataConfig(**args.data_config), args.data_dir)["validation"]
     report = {"a": str(args.a), "b": str(args.b), "command": args.command,
               "git_commit": environment()["git_commit"], "differs": args.differs,
               "judges": {}, "per_seed": {d: {} for d in DIRECTIONS}}

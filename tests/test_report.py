@@ -258,23 +258,43 @@ def test_paired_comparison_counts_and_exact_p_by_hand():
     assert pooled([swapped])["gain"] == pytest.approx(-0.4)
 
 
-@pytest.mark.parametrize("extra, mentioned", [
-    (["--seeds", "5"], "do not both hold seeds [5]"),
-    ([], "no mnist classifier for seed 0"),
-])
-def test_paired_study_usage_errors_name_the_problem(three_seeds, tmp_path, capsys, extra,
-                                                    mentioned):
-    """A seed not in both directories, or no judge for a seed: exit 2, one clear line, and
-    --out is not created."""
-    from lstnet_experiments import paired_study
-
-    for seed in (0, 1, 2):  # translators present, classifiers not
+def _with_translators(directory, seeds=(0, 1, 2)):
+    for seed in seeds:  # empty translator files: enough for the checks before any loading
         for direction in ("usps_to_mnist", "mnist_to_usps"):
-            path = three_seeds / "models" / f"seed{seed}" / f"{direction}.keras"
+            path = directory / "models" / f"seed{seed}" / f"{direction}.keras"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"")
+    return directory
+
+
+def _other_split(tmp_path):
+    other = tmp_path / "other_split"
+    _write(other, _seed_result(0, 0.5, 0.8, config={"model": {"width": 0.25},
+                                                   "data": {"validation_seed": 1}}))
+    return _with_translators(other, seeds=(0,))
+
+
+PAIRED_STUDY_ERRORS = {
+    "seed not in both": (lambda d, tmp: (_with_translators(d), ["--seeds", "5"]),
+                         "do not both hold seeds [5]"),
+    "no judge": (lambda d, tmp: (_with_translators(d), []), "no mnist classifier for seed 0"),
+    "no translators": (lambda d, tmp: (d, []), "usps_to_mnist.keras is missing"),
+    "another validation split": (lambda d, tmp: (_other_split(tmp), []),
+                                 "different validation splits"),
+}
+
+
+@pytest.mark.parametrize("prepare, mentioned", PAIRED_STUDY_ERRORS.values(),
+                         ids=PAIRED_STUDY_ERRORS.keys())
+def test_paired_study_usage_errors_name_the_problem(three_seeds, tmp_path, capsys, prepare,
+                                                    mentioned):
+    """Exit 2 with one line naming the problem, found before any model loads; --out is not
+    created."""
+    from lstnet_experiments import paired_study
+
+    other, extra = prepare(three_seeds, tmp_path)
     with pytest.raises(SystemExit) as exit_info:
-        paired_study.parse_args([str(three_seeds), str(three_seeds), "--out",
+        paired_study.parse_args([str(three_seeds), str(other), "--out",
                                  str(tmp_path / "study"), *extra])
     assert exit_info.value.code == 2
     assert mentioned in capsys.readouterr().err

@@ -309,21 +309,6 @@ def test_paired_study_rescores_the_shipped_models_on_validation_only(smoke_run, 
     assert "only A right" in (tmp_path / "paired.md").read_text()
 
 
-def test_paired_study_without_a_classifier_is_a_usage_error(smoke_run, tmp_path):
-    """No shipped MNIST classifier for a seed: exit 2 naming the file, nothing written."""
-    import shutil
-
-    from lstnet_experiments import paired_study
-
-    copy = tmp_path / "copy"
-    shutil.copytree(smoke_run.out, copy)
-    (copy / "models" / "seed0" / "mnist_classifier.keras").unlink()
-    with pytest.raises(SystemExit) as exit_info:
-        paired_study.main([str(copy), str(copy), "--out", str(tmp_path / "study")])
-    assert exit_info.value.code == 2
-    assert not (tmp_path / "study").exists()
-
-
 def test_rerunning_a_finished_seed_keeps_its_results_and_reads_no_test_set(smoke_run,
                                                                            shared_data_dir):
     """The same command again: seed 0 is reported as done and left as it is."""
