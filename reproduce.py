@@ -176,23 +176,30 @@ def run_all(args) -> int:
 
 
 def _time_estimate(config, seeds: int) -> str:
-    """From the committed benchmarks of this preset's width: this machine's if there is one."""
+    """From the committed benchmarks of this preset's width (this machine's first), at the
+    preset's precision; for ``auto``, the faster of the precisions ``auto`` times there."""
     import json
 
     from lstnet_experiments.bench import BENCHMARKS, machine_slug
     from lstnet_tf.files import environment
+    from lstnet_tf.precision import BF16_CPU_FLAGS
 
     runs = sorted(BENCHMARKS.glob("*.json"), key=lambda p: p.stem != machine_slug(environment()))
     for path in runs:
         run = json.loads(path.read_text())
-        row = next((r for r in run["rows"] if r["width"] == config.model.width
-                    and r["precision"] == "float32" and r["reuse_forward"]
-                    and not r["jit_compile"]), None)
-        if row is not None:
+        precisions = {config.train.precision}
+        if config.train.precision == "auto":  # bfloat16 is timed only where the CPU has it
+            has_bf16 = set(run["environment"].get("cpu_flags", ())) & set(BF16_CPU_FLAGS)
+            precisions = {"float32", "mixed_bfloat16"} if has_bf16 else {"float32"}
+        rows = [r for r in run["rows"] if r["width"] == config.model.width
+                and r["precision"] in precisions and r["reuse_forward"] and not r["jit_compile"]]
+        if rows:
+            row = min(rows, key=lambda r: r["seconds_per_iteration_median"])
             minutes = row["seconds_per_iteration_median"] * config.train.steps * seeds / 60
-            return (f"Estimated LSTNet training time: ~{minutes:.0f} min, from the float32 step "
-                    f"measured on {run['environment']['cpu']} ({path.relative_to(ROOT)}); other "
-                    f"CPUs differ by up to 2x. Classifiers come on top.")
+            return (f"Estimated LSTNet training time: ~{minutes:.0f} min, from the "
+                    f"{row['precision']} step measured on {run['environment']['cpu']} "
+                    f"(results/benchmarks/{path.name}); other CPUs differ by up to 2x. "
+                    "Classifiers come on top.")
     return "No committed benchmark for this width: run time unknown (see README, Speed)."
 
 

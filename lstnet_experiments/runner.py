@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from lstnet_tf.evaluate import (accuracies, direction_correct, evaluate_lstnet,
                                 evaluate_source_only, mcnemar, source_only_translators)
 from lstnet_tf.files import environment, write_atomically
 from lstnet_tf.inference import DIRECTIONS, SOURCE_AND_TARGET, prepared_translator, scoring_function
+from lstnet_tf.shipped_models import save_shipped
 from lstnet_tf.training import train_lstnet
 from lstnet_experiments.report import seed_file
 
@@ -177,10 +177,9 @@ class Runner:
         # moves their BatchNorm statistics.
         models = out_dir / "models" / f"seed{seed}"
         for direction, path in paths.items():
-            save_model_atomically(path, models / f"{direction}.keras")
+            save_shipped(path, models / f"{direction}.keras")
         for domain, classifier in classifiers.items():  # for translate's predicted labels
-            save_model_atomically(without_optimizer(classifier),
-                                  models / f"{domain}_classifier.keras")
+            save_shipped(classifier, models / f"{domain}_classifier.keras")
         scored = {d: scoring_function(p, evaluated["batch_norm"]) for d, p in paths.items()}
         test_results, test = self.test_evaluation(scored, judges)
         timings["evaluation"] = round(time.time() - start, 1)
@@ -229,21 +228,3 @@ def _paired_test(lstnet_correct: np.ndarray, source_only_correct: np.ndarray) ->
 def _completed_steps(run_dir: Path) -> int:
     pointer = run_dir / "checkpoints" / "latest"
     return int(pointer.read_text()) if pointer.is_file() else 0
-
-
-def without_optimizer(model):
-    """An uncompiled copy with the same weights (a compiled save also stores Adam's state,
-    three times the weights)."""
-    import keras
-
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    return copy
-
-
-def save_model_atomically(model, path: Path) -> None:
-    """``model.save`` to a temporary name in the same directory, then renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    model.save(tmp)
-    os.replace(tmp, path)

@@ -493,3 +493,37 @@ def test_default_preset_follows_the_gpu(reproduce, monkeypatch, gpus, preset):
     assert args.preset == preset
     assert args.config.preset == preset
     assert "GPU" in args.preset_reason
+
+
+def test_time_estimate_reads_this_machines_benchmark_at_the_precision_auto_would_pick(
+        reproduce, monkeypatch, tmp_path):
+    """This machine's file first; `auto` takes the faster of float32 and bfloat16 where the
+    file's CPU has bfloat16, float32 elsewhere; a set precision takes its own row."""
+    from lstnet_experiments import bench
+
+    def row(width, precision, seconds):
+        return {"width": width, "precision": precision, "reuse_forward": True,
+                "jit_compile": False, "seconds_per_iteration_median": seconds}
+
+    files = {"this-cpu-bf16": ([row(0.5, "float32", 1.2), row(0.5, "mixed_bfloat16", 0.6)],
+                               ["avx2", "avx512_bf16"]),
+             "other-cpu": ([row(0.5, "float32", 2.0), row(0.25, "mixed_bfloat16", 0.1),
+                            row(0.25, "float32", 0.9)], ["avx2"])}
+    for name, (rows, flags) in files.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(
+            {"rows": rows, "environment": {"cpu": name.upper(), "cpu_flags": flags}}))
+    monkeypatch.setattr(bench, "BENCHMARKS", tmp_path)
+    monkeypatch.setattr(bench, "machine_slug", lambda env: "this-cpu-bf16")
+
+    def estimate(**overrides):
+        return reproduce._time_estimate(load_config("cpu", overrides), seeds=2)
+
+    steps = 1000
+    assert f"~{0.6 * steps * 2 / 60:.0f} min, from the mixed_bfloat16 step measured on THIS-CPU-BF16" \
+        in estimate(model={"width": 0.5}, train={"steps": steps})
+    assert f"~{1.2 * steps * 2 / 60:.0f} min, from the float32 step measured on THIS-CPU-BF16" \
+        in estimate(model={"width": 0.5}, train={"steps": steps, "precision": "float32"})
+    # Only the other file has width 0.25, and its CPU has no bfloat16: its float32 row.
+    assert f"~{0.9 * steps * 2 / 60:.0f} min, from the float32 step measured on OTHER-CPU" \
+        in estimate(model={"width": 0.25}, train={"steps": steps})
+    assert "run time unknown" in estimate(model={"width": 0.125})
