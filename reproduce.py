@@ -200,7 +200,8 @@ def _time_estimate(config, seeds: int) -> str:
                     f"{row['precision']} step measured on {run['environment']['cpu']} "
                     f"(results/benchmarks/{path.name}); other CPUs differ by up to 2x. "
                     "Classifiers come on top.")
-    return "No committed benchmark for this width: run time unknown (see README, Speed)."
+    return ("No committed benchmark for this width and precision: run time unknown (see "
+            "README, Speed).")
 
 
 def _write_figures(first: dict, out: Path, seed: int, preset: str):

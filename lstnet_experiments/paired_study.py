@@ -125,9 +125,8 @@ def judge_files(directories: tuple[Path, ...], seed: int) -> dict[str, Path]:
         if not found:
             raise UserFacingError(
                 f"no {domain} classifier for seed {seed} ({' or '.join(map(str, candidates))}): "
-                "results written before the float16 storage ship no MNIST classifier; pass "
-                "--judges DIR, a results directory of the same seed and classifier settings "
-                "that has them, e.g. one "
+                "pass --judges DIR, a results directory of the same seed and classifier "
+                "settings that has them (results/cpu ships no MNIST classifier), e.g. one "
                 f"written by `python reproduce.py --all --seeds {seed} --out DIR`")
         files[domain] = found[0]
     return files

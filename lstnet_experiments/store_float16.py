@@ -23,7 +23,8 @@ def planned_copies(source: Path, out: Path) -> list[tuple[Path, Path]]:
         raise UserFacingError(f"{source} is not a folder of .keras models")
     if out.resolve() == source.resolve() or source.resolve() in out.resolve().parents:
         raise UserFacingError(f"--out {out} is inside {source}; pass a folder outside it")
-    files = sorted(source.rglob("*.keras"))
+    files = sorted(path for path in source.rglob("*.keras")
+                   if not path.name.startswith(".tmp-"))  # an interrupted save's leftover
     if not files:
         raise UserFacingError(f"no .keras files under {source}")
     copies = [(path, out / path.relative_to(source)) for path in files]

@@ -5,10 +5,10 @@
 classifier of that domain).
 
 They are stored in float16 (``save_shipped``): half the size, which keeps a width-0.5 translator
-(6.7 MB in float32) under the repository's 5 MiB limit for a file. The loaders here return
-float32 copies, so translations are computed in float32 as they were when scored; a plain
-``keras.saving.load_model`` gives the float16 model itself. Files saved in float32 load as
-they are.
+(6.7 MB in float32) under the repository's 5 MiB limit for a file. The loaders here give such a
+file float32 layers (the file does not record the precision it was scored in, which was
+mixed_bfloat16 for the bfloat16 runs); a plain ``keras.saving.load_model`` gives the float16
+model itself. Files saved in float32 load as they were saved.
 """
 
 from __future__ import annotations
@@ -67,16 +67,24 @@ STORAGE_DTYPE = "float16"
 
 def with_dtype(model, dtype: str):
     """A copy of ``model`` (nested models included) whose layers hold their weights and
-    compute in ``dtype``, with ``model``'s weights cast to it."""
+    compute in ``dtype``, with ``model``'s weights cast to it. Raises ``ValueError`` if a
+    weight does not fit in ``dtype``."""
     import keras
+    import numpy as np
 
-    def rebuilt(layer):
-        if isinstance(layer, keras.Model):
-            return keras.models.clone_model(layer, clone_function=rebuilt)
-        return layer.__class__.from_config({**layer.get_config(), "dtype": dtype})
+    def cast(weight):
+        with np.errstate(over="ignore"):
+            converted = weight.astype(dtype)
+        if not np.all(np.isfinite(converted)) and np.all(np.isfinite(weight)):
+            raise ValueError(f"a weight of {model.name} (largest magnitude "
+                             f"{np.abs(weight).max():.3g}) does not fit in {dtype}")
+        return converted
 
-    copy = keras.models.clone_model(model, clone_function=rebuilt)
-    copy.set_weights([weight.astype(dtype) for weight in model.get_weights()])
+    copy = keras.models.clone_model(
+        model, recursive=True,
+        clone_function=lambda layer: layer.__class__.from_config(
+            {**layer.get_config(), "dtype": dtype}))
+    copy.set_weights([cast(weight) for weight in model.get_weights()])
     return copy
 
 
@@ -88,12 +96,16 @@ def save_shipped(model, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}")
-    with_dtype(model, STORAGE_DTYPE).save(tmp)
-    os.replace(tmp, path)
+    try:
+        with_dtype(model, STORAGE_DTYPE).save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_model_file(path: Path, what: str):
-    """The Keras model in ``path``, computing in float32 if it was stored in float16; a
+    """The Keras model in ``path``; a file stored in float16 comes back with float32 layers,
+    a float32 file as it was saved (layers of a mixed-precision run keep their policy). A
     ``ModelFileError`` naming ``what`` if it cannot be read."""
     import keras
 
@@ -102,11 +114,11 @@ def load_model_file(path: Path, what: str):
         raise ModelFileError(f"{what} {path} is a folder; pass the .keras file inside it")
     try:
         model = keras.saving.load_model(path, compile=False)
+        if any(weight.dtype == STORAGE_DTYPE for weight in model.weights):
+            model = with_dtype(model, "float32")
     except Exception as error:  # noqa: BLE001 - keras raises many types for a bad file
         detail = " ".join(str(error).split())[:300] or type(error).__name__
         raise ModelFileError(f"cannot load {what} {path} as a Keras model ({detail})") from None
-    if any(weight.dtype != "float32" for weight in model.weights):
-        model = with_dtype(model, "float32")  # computed in float32, as when it was scored
     return model
 
 

@@ -6,8 +6,9 @@
 
 The weights are one of the standalone translator files that ``reproduce.py`` ships per seed,
 ``results/<preset>/models/seed<N>/{usps_to_mnist,mnist_to_usps}.keras`` (default: the cpu
-preset's seed 0, relative to the repository root). They load with plain Keras
-(``keras.saving.load_model``) and map (N, 16, 16, 1) to (N, 28, 28, 1) or back, in [-1, 1].
+preset's seed 0, relative to the repository root), loaded by ``lstnet_tf.shipped_models``
+(float16 files with float32 layers). They are plain Keras files and map (N, 16, 16, 1) to
+(N, 28, 28, 1) or back, in [-1, 1].
 
 Inputs are PNG or JPEG files of any size, colour mode or polarity (any other format Pillow can
 decode also works when the file is named explicitly), or folders, whose ``*.png``, ``*.jpg``

@@ -122,6 +122,14 @@ def test_smoke_writes_every_table_figure_log_and_model(smoke_run):
     assert not leftovers, f"temporary files left behind: {leftovers}"
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_smoke_models_are_stored_in_float16(smoke_run, name):
+    import keras
+
+    model = keras.saving.load_model(smoke_run.out / name, compile=False)
+    assert {weight.dtype for weight in model.weights} == {"float16"}
+
+
 @pytest.mark.parametrize("name", FIGURES)
 def test_smoke_figures_are_real_pngs(smoke_run, name):
     """Each figure is a PNG (magic bytes, IHDR chunk) of a plausible size in pixels and bytes."""

@@ -57,23 +57,39 @@ def test_a_shipped_translator_is_float16_on_disk_and_float32_when_loaded(precisi
                                atol=0.02)
 
 
-def test_float32_files_load_unchanged(images, tmp_path):
-    original = tiny_translator("float32")
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_float32_files_load_as_they_were_saved(precision, images, tmp_path):
+    original = tiny_translator(precision)
     original.save(tmp_path / "usps_to_mnist.keras")
     loaded = load_translator(tmp_path / "usps_to_mnist.keras", "usps_to_mnist")
+    assert ([layer.dtype_policy.name for layer in _leaf_layers(loaded)]
+            == [layer.dtype_policy.name for layer in _leaf_layers(original)])
     np.testing.assert_array_equal(loaded(images, training=False).numpy(),
                                   original(images, training=False).numpy())
 
 
-def test_a_shipped_classifier_keeps_its_predictions(tmp_path):
+def test_a_shipped_classifier_is_float16_on_disk_and_keeps_its_rounded_weights(tmp_path):
+    import keras
+
     from lstnet_tf.classifier import build_classifier
 
     classifier = build_classifier(16, "usps")
     save_shipped(classifier, tmp_path / "usps_classifier.keras")
+    on_disk = keras.saving.load_model(tmp_path / "usps_classifier.keras", compile=False)
+    assert {w.dtype for w in on_disk.weights} == {STORAGE_DTYPE}
     loaded = load_classifier(tmp_path / "usps_classifier.keras", "mnist-to-usps")
-    x = np.random.default_rng(2).uniform(-1, 1, (32, 16, 16, 1)).astype("float32")
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), classifier.predict(x, verbose=0),
-                               atol=2e-3)
+    for stored, weight in zip(loaded.get_weights(), classifier.get_weights()):
+        np.testing.assert_array_equal(stored, weight.astype("float16").astype("float32"))
+
+
+def test_a_weight_too_large_for_float16_is_an_error_and_nothing_is_written(tmp_path):
+    original = tiny_translator("float32")
+    weights = original.get_weights()
+    weights[0] = np.full_like(weights[0], 1e6)
+    original.set_weights(weights)
+    with pytest.raises(ValueError, match="does not fit in float16"):
+        save_shipped(original, tmp_path / "usps_to_mnist.keras")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_store_float16_copies_a_tree_and_leaves_the_source_as_it_was(tmp_path, capsys):
