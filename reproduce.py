@@ -177,27 +177,28 @@ def run_all(args) -> int:
 
 def _time_estimate(config, seeds: int) -> str:
     """From the committed benchmarks of this preset's width (this machine's first), at the
-    preset's precision; for ``auto``, the faster of the precisions ``auto`` times there."""
+    precision the preset would train in on that benchmark's CPU (``auto`` decided by its
+    rule, with the benchmark's timings)."""
     import json
+    import math
 
     from lstnet_experiments.bench import BENCHMARKS, machine_slug
     from lstnet_tf.files import environment
-    from lstnet_tf.precision import BF16_CPU_FLAGS
+    from lstnet_tf.precision import resolve_precision
 
     runs = sorted(BENCHMARKS.glob("*.json"), key=lambda p: p.stem != machine_slug(environment()))
     for path in runs:
         run = json.loads(path.read_text())
-        precisions = {config.train.precision}
-        if config.train.precision == "auto":  # bfloat16 is timed only where the CPU has it
-            has_bf16 = set(run["environment"].get("cpu_flags", ())) & set(BF16_CPU_FLAGS)
-            precisions = {"float32", "mixed_bfloat16"} if has_bf16 else {"float32"}
-        rows = [r for r in run["rows"] if r["width"] == config.model.width
-                and r["precision"] in precisions and r["reuse_forward"] and not r["jit_compile"]]
-        if rows:
-            row = min(rows, key=lambda r: r["seconds_per_iteration_median"])
-            minutes = row["seconds_per_iteration_median"] * config.train.steps * seeds / 60
+        seconds = {r["precision"]: r["seconds_per_iteration_median"] for r in run["rows"]
+                   if r["width"] == config.model.width and r["reuse_forward"]
+                   and not r["jit_compile"]}
+        precision = resolve_precision(
+            config.train.precision, time_step=lambda p: seconds.get(p, math.inf), has_gpu=False,
+            flags=set(run["environment"].get("cpu_flags", ()))).precision
+        if precision in seconds:
+            minutes = seconds[precision] * config.train.steps * seeds / 60
             return (f"Estimated LSTNet training time: ~{minutes:.0f} min, from the "
-                    f"{row['precision']} step measured on {run['environment']['cpu']} "
+                    f"{precision} step measured on {run['environment']['cpu']} "
                     f"(results/benchmarks/{path.name}); other CPUs differ by up to 2x. "
                     "Classifiers come on top.")
     return ("No committed benchmark for this width and precision: run time unknown (see "

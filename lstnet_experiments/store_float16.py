@@ -48,7 +48,10 @@ def run(args) -> int:
     from lstnet_tf.shipped_models import load_model_file, save_shipped  # imports TensorFlow
 
     for path, copy in planned_copies(args.source, args.out):
-        save_shipped(load_model_file(path, "model"), copy)
+        try:
+            save_shipped(load_model_file(path, "model"), copy)
+        except ValueError as error:  # a weight beyond float16's range
+            raise UserFacingError(f"{path}: {error}; keep this file in float32") from None
         print(f"{path} ({path.stat().st_size / 1e6:.1f} MB) -> {copy} "
               f"({copy.stat().st_size / 1e6:.1f} MB)", flush=True)
     return 0

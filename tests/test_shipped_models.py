@@ -113,6 +113,20 @@ def test_store_float16_copies_a_tree_and_leaves_the_source_as_it_was(tmp_path, c
     assert copy.read_bytes() == copied
 
 
+def test_store_float16_reports_a_weight_float16_cannot_hold(tmp_path, capsys):
+    from lstnet_experiments import store_float16
+
+    original = tiny_translator("float32")
+    weights = original.get_weights()
+    weights[0] = np.full_like(weights[0], 1e6)
+    original.set_weights(weights)
+    (tmp_path / "float32").mkdir()
+    original.save(tmp_path / "float32" / "usps_to_mnist.keras")
+    assert store_float16.main([str(tmp_path / "float32"), "--out", str(tmp_path / "half")]) == 1
+    assert "does not fit in float16; keep this file in float32" in capsys.readouterr().err
+    assert list((tmp_path / "half").rglob("*")) == []
+
+
 @pytest.mark.parametrize("case, message", [("empty", "no .keras files"),
                                            ("inside", "is inside"),
                                            ("missing", "is not a folder")])
