@@ -202,10 +202,7 @@ def markdown(rows: list[dict], peak: dict, checks: list[dict], env: dict, comman
         "Median over the timing windows; FLOPs counted from the layer shapes (see "
         "`lstnet_experiments/flops.py` for the formula). XLA = `train.jit_compile`.",
         "",
-        "Peak: " + peak["derivation"] + ". "
-        + ", ".join(f"{kind} {value:.0f} GFLOP/s" for kind, value in peak["gflops"].items()
-                    if value) + ". mixed_bfloat16 rows are compared with the bfloat16 peak, "
-        "the arithmetic their convolutions run in.",
+        _peak_line(peak),
         "",
         "| width | precision | reuse forward | XLA | s / iteration | image pairs / s | "
         "GFLOP / iter | GFLOP/s | % of peak | input pipeline s / batch |",
@@ -239,6 +236,15 @@ def markdown(rows: list[dict], peak: dict, checks: list[dict], env: dict, comman
     if notes:
         lines += ["", notes]
     return "\n".join(lines) + "\n"
+
+
+def _peak_line(peak: dict) -> str:
+    measured = ", ".join(f"{kind} {value:.0f} GFLOP/s"
+                         for kind, value in peak["gflops"].items() if value)
+    if not measured:
+        return f"Peak: {peak['derivation']}."
+    return (f"Peak: {peak['derivation']}. {measured}. mixed_bfloat16 rows are compared with "
+            "the bfloat16 peak, the arithmetic their convolutions run in.")
 
 
 BENCHMARKS = ROOT / "results" / "benchmarks"

@@ -133,6 +133,14 @@ def test_xla_rows_get_no_flop_rate_since_the_count_does_not_describe_them():
     assert "XLA rows have no GFLOP/s" in text
 
 
+def test_the_peak_line_names_only_what_was_measured():
+    assert bench._peak_line(bench.NO_PEAK) == "Peak: not measured (--no-peak)."
+    measured = bench._peak_line({"derivation": "d", "gflops": {"float32": 100.0,
+                                                               "bfloat16": 200.0}})
+    assert measured.startswith("Peak: d. float32 100 GFLOP/s, bfloat16 200 GFLOP/s. ")
+    assert "compared with the bfloat16 peak" in measured
+
+
 def test_findings_say_when_the_fastest_setting_is_the_same_at_every_width():
     rows = [_row(w, "float32", reuse, False, w * (1 if reuse else 2))
             for w in (1.0, 0.5) for reuse in (True, False)]
