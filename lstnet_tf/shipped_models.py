@@ -66,8 +66,8 @@ STORAGE_DTYPE = "float16"
 
 
 def with_dtype(model, dtype: str):
-    """A copy of ``model`` (nested models included) whose layers hold their weights and
-    compute in ``dtype``, with ``model``'s weights cast to it. Raises ``ValueError`` if a
+    """An uncompiled copy of ``model`` (nested models included) whose layers hold their weights
+    and compute in ``dtype``, with ``model``'s weights cast to it. Raises ``ValueError`` if a
     weight does not fit in ``dtype``."""
     import keras
     import numpy as np
@@ -84,6 +84,8 @@ def with_dtype(model, dtype: str):
         model, recursive=True,
         clone_function=lambda layer: layer.__class__.from_config(
             {**layer.get_config(), "dtype": dtype}))
+    if copy.compiled:  # clone_model compiles the copy like the original; a saved copy would
+        copy = copy.__class__.from_config(copy.get_config())  # carry optimizer state (2x size)
     copy.set_weights([cast(weight) for weight in model.get_weights()])
     return copy
 

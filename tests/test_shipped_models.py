@@ -82,6 +82,31 @@ def test_a_shipped_classifier_is_float16_on_disk_and_keeps_its_rounded_weights(t
         np.testing.assert_array_equal(stored, weight.astype("float16").astype("float32"))
 
 
+def test_a_trained_compiled_classifier_is_shipped_without_its_optimizer_state(tmp_path):
+    """The runner ships classifiers that were trained (or loaded) compiled; clone_model would
+    compile the float16 copy like them, and the file would hold Adam's moments too."""
+    import zipfile
+
+    import h5py
+    import keras
+
+    from lstnet_tf.classifier import build_classifier
+
+    classifier = build_classifier(16, "usps")
+    classifier.compile(optimizer=keras.optimizers.Adam(1e-3),
+                       loss="sparse_categorical_crossentropy")
+    classifier.fit(np.zeros((4, 16, 16, 1), "float32"), np.arange(4), epochs=1, verbose=0)
+    assert not with_dtype(classifier, STORAGE_DTYPE).compiled
+    save_shipped(classifier, tmp_path / "usps_classifier.keras")
+    with zipfile.ZipFile(tmp_path / "usps_classifier.keras") as archive:
+        archive.extract("model.weights.h5", tmp_path)
+    with h5py.File(tmp_path / "model.weights.h5") as weights:
+        assert "optimizer" not in weights
+    loaded = load_classifier(tmp_path / "usps_classifier.keras", "mnist-to-usps")
+    for stored, weight in zip(loaded.get_weights(), classifier.get_weights()):
+        np.testing.assert_array_equal(stored, weight.astype("float16").astype("float32"))
+
+
 def test_a_weight_too_large_for_float16_is_an_error_and_nothing_is_written(tmp_path):
     original = tiny_translator("float32")
     weights = original.get_weights()
