@@ -74,9 +74,14 @@ def read_seed_results(out_dir: Path) -> dict[int, dict]:
     return dict(sorted(results.items()))
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+def mean_std(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (None for a single value: one seed has no spread,
+    and a 0 would read as one)."""
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def _mean_and_spread(mean: float, std: float | None) -> str:
+    return f"{mean:.4f} ± {std:.4f}" if std is not None else f"{mean:.4f} (one seed)"
 
 
 def build_table(results: dict[int, dict]) -> list[dict]:
@@ -161,7 +166,8 @@ def table_markdown(rows: list[dict], summary: dict, results: dict) -> str:
         lines.append(
             f"| {r['direction']} | {r['CoGAN']:.4f} | {r['UNIT']:.4f} | {r['DeepJDOT']:.4f} | "
             f"{r['LSTNet (paper)']:.4f} | {r['source-only (ours)']:.4f} | "
-            f"**{r['LSTNet (ours) mean']:.4f} ± {r['LSTNet (ours) std']:.4f}** | {r['seeds']} | "
+            f"**{_mean_and_spread(r['LSTNet (ours) mean'], r['LSTNet (ours) std'])}** | "
+            f"{r['seeds']} | "
             f"{_per_seed(r['LSTNet (ours) per seed'])} | "
             f"{_per_seed(r['McNemar p per seed'], '.2g')} | "
             f"{_paired_counts(results, 'augmented', direction)} | "
