@@ -84,8 +84,8 @@ def with_dtype(model, dtype: str):
         model, recursive=True,
         clone_function=lambda layer: layer.__class__.from_config(
             {**layer.get_config(), "dtype": dtype}))
-    if copy.compiled:  # clone_model compiles the copy like the original; a saved copy would
-        copy = copy.__class__.from_config(copy.get_config())  # carry optimizer state (2x size)
+    if copy.compiled:  # clone_model compiles the copy like the original: saved, it would
+        copy = copy.__class__.from_config(copy.get_config())  # carry Adam's moments (3x size)
     copy.set_weights([cast(weight) for weight in model.get_weights()])
     return copy
 
