@@ -123,11 +123,18 @@ def test_smoke_writes_every_table_figure_log_and_model(smoke_run):
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_smoke_models_are_stored_in_float16(smoke_run, name):
+def test_smoke_models_are_stored_in_float16_without_optimizer_state(smoke_run, name, tmp_path):
+    import zipfile
+
+    import h5py
     import keras
 
     model = keras.saving.load_model(smoke_run.out / name, compile=False)
     assert {weight.dtype for weight in model.weights} == {"float16"}
+    with zipfile.ZipFile(smoke_run.out / name) as archive:  # the classifiers were compiled
+        archive.extract("model.weights.h5", tmp_path)
+    with h5py.File(tmp_path / "model.weights.h5") as weights:
+        assert "optimizer" not in weights
 
 
 @pytest.mark.parametrize("name", FIGURES)
