@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from lstnet_tf.config import ConfigError, available_presets, load_config  # noqa: E402
+from lstnet_tf.methods import METHODS  # noqa: E402
 from lstnet_tf.precision import PRECISIONS  # noqa: E402
 
 
@@ -40,6 +41,10 @@ def parse_args(argv=None):
     parser.add_argument("--preset", choices=presets, default=None,
                         help=f"configuration preset from configs/ ({', '.join(presets)}); "
                              "default: 'paper' when TensorFlow sees a GPU, else 'cpu'")
+    parser.add_argument("--method", choices=list(METHODS), default="lstnet",
+                        help="the objective trained over the Table 1 networks: lstnet (the "
+                             "paper), an ablation or a related method (README, 'Compared on "
+                             "equal terms'); default: lstnet")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
                         help="one LSTNet run (and classifier pair) per seed; several seeds give "
                              "mean ± std (default: 0)")
@@ -59,7 +64,8 @@ def parse_args(argv=None):
     parser.add_argument("--no-download", action="store_true",
                         help="never download missing data (same as LSTNET_NO_DOWNLOAD=1)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="where tables and figures go (default: results/<preset>)")
+                        help="where tables and figures go (default: results/<preset>, or "
+                             "results/<preset>_<method> for another method)")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="checkpoints, logs and cached classifiers (default: runs/<preset>)")
     parser.add_argument("--verbose", action="store_true",
@@ -90,10 +96,12 @@ def parse_args(argv=None):
     if args.precision is not None:
         train_overrides["precision"] = args.precision
     overrides = {"train": train_overrides} if train_overrides else {}
+    if args.method != "lstnet":
+        overrides["method"] = args.method
     if args.width is not None:
         overrides["model"] = {"width": args.width}
     args.overridden = [f"{section}.{field}={value}" for section, fields in overrides.items()
-                       for field, value in fields.items()]
+                       if isinstance(fields, dict) for field, value in fields.items()]
     try:
         args.config = load_config(args.preset, overrides)
     except ConfigError as error:
@@ -127,12 +135,14 @@ def run_all(args) -> int:
     from lstnet_experiments.runner import Runner
 
     config = args.config
-    out = args.out or ROOT / "results" / config.preset
+    out = args.out or ROOT / "results" / (config.preset if config.method == "lstnet"
+                                          else f"{config.preset}_{config.method}")
     work = args.work_dir or ROOT / "runs" / config.preset
     download = False if args.no_download else None
     # Live progress bars on a terminal; one line per epoch in a log file or with --quiet.
     verbose = 1 if sys.stdout.isatty() and not args.quiet else 2
-    print(f"Preset '{config.preset}' ({args.preset_reason}): {config.description}")
+    print(f"Method '{config.method}'; preset '{config.preset}' ({args.preset_reason}): "
+          f"{config.description}")
     if args.overridden:
         print(f"Overridden on the command line: {', '.join(args.overridden)}")
     print(f"Seeds {args.seeds}, {config.train.steps} LSTNet steps each, width "

@@ -11,6 +11,7 @@ Protocol (README, "Evaluation protocol"):
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import sys
 import time
@@ -92,10 +93,16 @@ class Runner:
             return values
         return monitor
 
+    def run_dir(self, seed: int) -> Path:
+        """The seed's checkpoints and logs; another method's runs sit in a subdirectory, so
+        that every method of a work directory shares its cached classifiers."""
+        method = self.config.method
+        return self.work / ("" if method == "lstnet" else method) / f"seed{seed}"
+
     def train(self, seed: int, classifiers: dict | None = None, callbacks: tuple = ()):
         train = self.splits["train"]
         return train_lstnet(self.config, (train["mnist"][0], train["usps"][0]),
-                            self.work / f"seed{seed}", seed,
+                            self.run_dir(seed), seed,
                             monitor=self.monitor(classifiers) if classifiers else None,
                             verbose=self.verbose, callbacks=callbacks)
 
@@ -130,14 +137,17 @@ class Runner:
                                   study[variant_name(w, batch_norm)].items()), flush=True)
         return study
 
-    def test_evaluation(self, translators: dict, judges: dict[str, dict]) -> tuple[dict, dict]:
-        """Reads the test sets (once) and scores LSTNet and source-only under each judge.
+    def test_evaluation(self, translators: dict, judges: dict[str, dict]
+                        ) -> tuple[dict, dict, dict]:
+        """Reads the test sets (once) and scores the trained translators and source-only
+        under each judge.
 
-        Returns the per-judge results and the test sets (for figures)."""
+        Returns the per-judge results, the per-image correctness of the translators per judge
+        (for paired tests between methods) and the test sets (for figures)."""
         test = data.load_test(self.data_dir, self.download)
-        results = {}
+        results, per_image = {}, {}
         for judge, classifiers in judges.items():
-            lstnet = direction_correct(translators, classifiers, test)
+            lstnet = per_image[judge] = direction_correct(translators, classifiers, test)
             baseline = direction_correct(source_only_translators(test), classifiers, test)
             results[judge] = {
                 "classifier_accuracy": {domain: accuracy(classifiers[domain], *test[domain])
@@ -146,7 +156,7 @@ class Runner:
                 "source_only": accuracies(baseline),
                 "mcnemar": {d: _paired_test(lstnet[d], baseline[d]) for d in DIRECTIONS},
             }
-        return results, test
+        return results, per_image, test
 
     # --------------------------------------------------------------- a seed
 
@@ -162,7 +172,7 @@ class Runner:
             judges["plain"], _ = self.classifiers(0, augment=False)
         timings["classifiers"] = round(time.time() - start, 1)
 
-        start, before = time.time(), _completed_steps(self.work / f"seed{seed}")
+        start, before = time.time(), _completed_steps(self.run_dir(seed))
         model = self.train(seed, classifiers)
         timings["training"] = round(time.time() - start, 1)
         trained = model.step - before
@@ -181,15 +191,21 @@ class Runner:
         for domain, classifier in classifiers.items():  # for translate's predicted labels
             save_shipped(classifier, models / f"{domain}_classifier.keras")
         scored = {d: scoring_function(p, evaluated["batch_norm"]) for d, p in paths.items()}
-        test_results, test = self.test_evaluation(scored, judges)
+        test_results, test_per_image, test = self.test_evaluation(scored, judges)
+        validation_per_image = {judge: direction_correct(scored, judge_classifiers,
+                                                         self.splits["validation"])
+                                for judge, judge_classifiers in judges.items()}
         timings["evaluation"] = round(time.time() - start, 1)
+        save_per_image(out_dir / f"correct_seed{seed}.npz",
+                       {"validation": validation_per_image, "test": test_per_image})
 
-        run_dir = self.work / f"seed{seed}"
+        run_dir = self.run_dir(seed)
         for name in ("losses", "monitor"):
             write_atomically(out_dir / f"{name}_seed{seed}.csv", (run_dir / f"{name}.csv").read_bytes())
         result = {
             "seed": seed,
             "preset": self.config.preset,
+            "method": self.config.method,
             "step": model.step,
             "evaluated": variant_name(**evaluated),
             "test": test_results,
@@ -217,6 +233,27 @@ class Runner:
         self.last = {"model": model, "classifiers": classifiers, "test": test,
                      "translators": scored}
         return result
+
+
+def save_per_image(path: Path, correct: dict) -> None:
+    """``correct[split][judge][direction]`` (one bool per image, in the split's order) as
+    ``split/judge/direction`` arrays of an .npz file: what paired tests between methods read."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{f"{split}/{judge}/{direction}": np.asarray(values, bool)
+                                   for split, judges in correct.items()
+                                   for judge, directions in judges.items()
+                                   for direction, values in directions.items()})
+    write_atomically(path, buffer.getvalue())
+
+
+def load_per_image(path: Path) -> dict:
+    """The inverse of ``save_per_image``."""
+    correct: dict = {}
+    with np.load(path) as arrays:
+        for key in arrays.files:
+            split, judge, direction = key.split("/")
+            correct.setdefault(split, {}).setdefault(judge, {})[direction] = arrays[key]
+    return correct
 
 
 def _paired_test(lstnet_correct: np.ndarray, source_only_correct: np.ndarray) -> dict:

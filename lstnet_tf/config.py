@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from lstnet_tf.methods import METHODS
 from lstnet_tf.precision import PRECISIONS
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -129,6 +130,9 @@ class ClassifierConfig:
 class ExperimentConfig:
     preset: str = "paper"
     description: str = ""
+    # The objective trained over the shared networks: "lstnet" (the paper), an ablation or a
+    # related method (lstnet_tf.methods).
+    method: str = "lstnet"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -140,6 +144,8 @@ class ExperimentConfig:
 
     def validate(self) -> "ExperimentConfig":
         problems = []
+        if self.method not in METHODS:
+            problems.append(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.model.width <= 0:
             problems.append(f"model.width must be > 0, got {self.model.width}")
         if self.train.steps < 1:

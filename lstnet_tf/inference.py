@@ -28,8 +28,8 @@ from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS, DOMAIN_INDEX, SOU
 def path_parts(networks, direction: str) -> list[keras.Model]:
     """E_source*, E_s, G_s, G_target* of ``direction``, in the order they are applied."""
     source, target = (DOMAIN_INDEX[d] for d in SOURCE_AND_TARGET[direction])
-    return [networks.private_encoders[source], networks.shared_encoder,
-            networks.shared_generator, networks.private_generators[target]]
+    return [networks.private_encoders[source], networks.shared_encoders[source],
+            networks.shared_generators[target], networks.private_generators[target]]
 
 
 def translator(model, direction: str, weights: str = "raw") -> keras.Model:

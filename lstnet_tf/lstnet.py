@@ -23,14 +23,14 @@ from lstnet_tf.models import build_lstnet_networks
 from lstnet_tf.precision import needs_loss_scaling
 
 # Each loss term -> the LossWeights field (w1, w2, wl, w3..w6 of objective (1)) weighting it.
-DISCRIMINATOR_WEIGHTS = {"d_adv_1": "adversarial_1", "d_adv_2": "adversarial_2",
-                         "d_adv_latent": "adversarial_latent"}
-GENERATOR_WEIGHTS = {"g_adv_1": "adversarial_1", "g_adv_2": "adversarial_2",
-                     "g_adv_latent": "adversarial_latent", "cycle_1": "cycle_1",
-                     "cycle_2": "cycle_2", "cycle_3": "cycle_3", "cycle_4": "cycle_4"}
-DISCRIMINATOR_TERMS = (*DISCRIMINATOR_WEIGHTS, "d_total")
-GENERATOR_TERMS = (*GENERATOR_WEIGHTS, "g_total")
-LOSS_TERMS = DISCRIMINATOR_TERMS + GENERATOR_TERMS
+LOSS_WEIGHT_FIELDS = {"d_adv_1": "adversarial_1", "d_adv_2": "adversarial_2",
+                      "d_adv_latent": "adversarial_latent",
+                      "g_adv_1": "adversarial_1", "g_adv_2": "adversarial_2",
+                      "g_adv_latent": "adversarial_latent", "cycle_1": "cycle_1",
+                      "cycle_2": "cycle_2", "cycle_3": "cycle_3", "cycle_4": "cycle_4"}
+DISCRIMINATOR_TERMS = ("d_adv_1", "d_adv_2", "d_adv_latent")
+GENERATOR_TERMS = ("g_adv_1", "g_adv_2", "g_adv_latent", "cycle_1", "cycle_2", "cycle_3", "cycle_4")
+LOSS_TERMS = (*DISCRIMINATOR_TERMS, "d_total", *GENERATOR_TERMS, "g_total")
 
 
 def default_optimizer(learning_rate=1e-4, beta_1=0.8, beta_2=0.999, name=None,
@@ -53,10 +53,11 @@ def _l1(a, b):
     return tf.reduce_mean(tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32)))
 
 
-def weighted_sum(terms: dict, weight_fields: dict, weights: LossWeights):
-    """Objective (1) over ``terms``: each term times the LossWeights field named for it."""
-    return tf.add_n([getattr(weights, weight_fields[name]) * value
-                     for name, value in terms.items()])
+def _evaluated(terms: dict, names: tuple, weights: dict, total: str) -> dict:
+    """Evaluates the (lazy) ``terms`` listed in ``names`` and their weighted sum ``total``."""
+    losses = {name: terms[name]() for name in names}
+    losses[total] = tf.add_n([weights[name] * losses[name] for name in names])
+    return losses
 
 
 @keras.saving.register_keras_serializable(package="lstnet_tf")
@@ -70,10 +71,22 @@ class LSTNet(keras.Model):
     (``ReferenceLSTNet``, tested against this). Only the BatchNorm moving averages are
     updated once per step instead of twice (they are used at inference only).
 
+    Other methods (``lstnet_tf.methods``) are subclasses that change only the objective:
+    which terms it has (``DISCRIMINATOR_TERMS`` / ``GENERATOR_TERMS``), how each is computed
+    (``discriminator_terms`` / ``generator_terms``), their weights (``term_weights``), what
+    the forward pass computes (``translate_all``) and which networks exist
+    (``SHARES_LAYERS``, ``HAS_LATENT_DISCRIMINATOR``). The step itself is this one.
+
     Args:
         model_config: widths and layer hyperparameters (Table 1 at width 1.0).
         dtype: Keras dtype policy name for the networks (None: the global policy).
     """
+
+    METHOD = "lstnet"
+    DISCRIMINATOR_TERMS = DISCRIMINATOR_TERMS
+    GENERATOR_TERMS = GENERATOR_TERMS
+    SHARES_LAYERS = True
+    HAS_LATENT_DISCRIMINATOR = True
 
     def __init__(self, model_config: ModelConfig | dict | None = None, dtype=None, **kwargs):
         super().__init__(**kwargs)
@@ -81,18 +94,25 @@ class LSTNet(keras.Model):
             model_config = ModelConfig(**model_config)
         self.model_config = model_config or ModelConfig()
         self.precision = getattr(dtype, "name", dtype)
-        self.networks = build_lstnet_networks(self.model_config, dtype=dtype)
+        self.networks = build_lstnet_networks(
+            self.model_config, dtype=dtype, shared=self.SHARES_LAYERS,
+            latent_discriminator=self.HAS_LATENT_DISCRIMINATOR)
         # Attributes so that Keras tracks (and saves) every part exactly once.
         self.parts = self.networks.all_parts()
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_TERMS}
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_terms}
         # The last step's raw loss values, for per-step logging (the trackers hold epoch means).
         self._last_step = {name: tf.Variable(0.0, trainable=False, name=f"last_{name}")
-                           for name in LOSS_TERMS}
+                           for name in self.loss_terms}
         # Counted here, not by an optimizer: a loss-scale optimizer skips overflowing steps.
         self.completed_steps = self.add_weight(shape=(), dtype="int64", initializer="zeros",
                                                trainable=False, name="completed_steps")
         # All variables exist now (functional parts); there is no call() to build.
         self.built = True
+
+    @property
+    def loss_terms(self) -> tuple[str, ...]:
+        """Every logged loss: each phase's terms, then its weighted total."""
+        return (*self.DISCRIMINATOR_TERMS, "d_total", *self.GENERATOR_TERMS, "g_total")
 
     def get_config(self) -> dict:
         return {"model_config": dataclasses.asdict(self.model_config), "dtype": self.precision,
@@ -117,7 +137,8 @@ class LSTNet(keras.Model):
 
     def compile(self, d_optimizer=None, g_optimizer=None, loss_weights: LossWeights | None = None,
                 **kwargs):
-        """``d_optimizer`` trains D1, D2, D_l; ``g_optimizer`` the encoders and generators.
+        """``d_optimizer`` trains the discriminators; ``g_optimizer`` the encoders and
+        generators.
 
         Under a mixed_float16 policy each optimizer is wrapped in a LossScaleOptimizer, which a
         custom train_step needs in Keras 3 (fit does not scale losses for it).
@@ -163,7 +184,7 @@ class LSTNet(keras.Model):
         ``id(variable)`` (the optimizer keeps them in the order of ``translator_variables``)."""
         optimizer = getattr(self.g_optimizer, "inner_optimizer", self.g_optimizer)
         if not optimizer.use_ema:
-            raise ValueError("this LSTNet keeps no weight average: set train.ema_decay > 0")
+            raise ValueError("this model keeps no weight average: set train.ema_decay > 0")
         return {id(v): average for v, average in
                 zip(self.translator_variables, optimizer._model_variables_moving_average)}
 
@@ -172,47 +193,63 @@ class LSTNet(keras.Model):
 
     # ------------------------------------------------------------ the maths
 
-    def translate_all(self, x1, x2, training: bool):
-        """Every encoder/generator output that objective (1) needs."""
+    def translate_all(self, x1, x2, training: bool) -> dict:
+        """Every encoder/generator output that the objective's terms need."""
         (enc1, enc2), (gen1, gen2) = self.networks.encoders, self.networks.generators
         z1, z2 = enc1(x1, training=training), enc2(x2, training=training)
-        x12, x21 = gen2(z1, training=training), gen1(z2, training=training)
-        return {
-            "z1": z1, "z2": z2, "x12": x12, "x21": x21,
-            "x11": gen1(z1, training=training), "x22": gen2(z2, training=training),
-            "x121": gen1(enc2(x12, training=training), training=training),
-            "x212": gen2(enc1(x21, training=training), training=training),
-        }
+        t = {"z1": z1, "z2": z2,
+             "x12": gen2(z1, training=training), "x21": gen1(z2, training=training)}
+        uses = set(self.GENERATOR_TERMS)
+        if "cycle_1" in uses:
+            t["x11"] = gen1(z1, training=training)
+        if "cycle_2" in uses:
+            t["x22"] = gen2(z2, training=training)
+        if "cycle_3" in uses:
+            t["x121"] = gen1(enc2(t["x12"], training=training), training=training)
+        if "cycle_4" in uses:
+            t["x212"] = gen2(enc1(t["x21"], training=training), training=training)
+        return t
 
-    def discriminator_losses(self, x1, x2, z1, z2, x12, x21):
-        """D1: real x1 = 1, G1(E2(x2)) = 0; D2 the mirror; D_l: E1(x1) = 1, E2(x2) = 0."""
+    def term_weights(self) -> dict[str, float]:
+        """Each term's weight in its phase's total: objective (1)'s w1, w2, wl, w3..w6."""
+        return {term: getattr(self.loss_weights, field)
+                for term, field in LOSS_WEIGHT_FIELDS.items()}
+
+    def discriminator_terms(self, x1, x2, t) -> dict:
+        """D1: real x1 = 1, G1(E2(x2)) = 0; D2 the mirror; D_l: E1(x1) = 1, E2(x2) = 0.
+        Unevaluated: only the terms in ``DISCRIMINATOR_TERMS`` are computed."""
         (disc1, disc2), disc_l = self.networks.image_discriminators, self.networks.latent_discriminator
-        losses = {
-            "d_adv_1": _bce(1.0, disc1(x1)) + _bce(0.0, disc1(x21)),
-            "d_adv_2": _bce(1.0, disc2(x2)) + _bce(0.0, disc2(x12)),
-            "d_adv_latent": _bce(1.0, disc_l(z1)) + _bce(0.0, disc_l(z2)),
+        return {
+            "d_adv_1": lambda: _bce(1.0, disc1(x1)) + _bce(0.0, disc1(t["x21"])),
+            "d_adv_2": lambda: _bce(1.0, disc2(x2)) + _bce(0.0, disc2(t["x12"])),
+            "d_adv_latent": lambda: _bce(1.0, disc_l(t["z1"])) + _bce(0.0, disc_l(t["z2"])),
         }
-        losses["d_total"] = weighted_sum(losses, DISCRIMINATOR_WEIGHTS, self.loss_weights)
-        return losses
 
-    def generator_losses(self, x1, x2, t):
+    def generator_terms(self, x1, x2, t) -> dict:
         """Objective (1) for the encoders/generators: flipped adversarial labels + 4 cycles.
+        Unevaluated: only the terms in ``GENERATOR_TERMS`` are computed.
 
         The real-image halves of J_AN1 and J_AN2 do not depend on the encoders/generators, so
         only the translated halves appear here.
         """
         (disc1, disc2), disc_l = self.networks.image_discriminators, self.networks.latent_discriminator
-        losses = {
-            "g_adv_1": _bce(1.0, disc1(t["x21"])),
-            "g_adv_2": _bce(1.0, disc2(t["x12"])),
-            "g_adv_latent": _bce(0.0, disc_l(t["z1"])) + _bce(1.0, disc_l(t["z2"])),
-            "cycle_1": _l1(x1, t["x11"]),
-            "cycle_2": _l1(x2, t["x22"]),
-            "cycle_3": _l1(x1, t["x121"]),
-            "cycle_4": _l1(x2, t["x212"]),
+        return {
+            "g_adv_1": lambda: _bce(1.0, disc1(t["x21"])),
+            "g_adv_2": lambda: _bce(1.0, disc2(t["x12"])),
+            "g_adv_latent": lambda: _bce(0.0, disc_l(t["z1"])) + _bce(1.0, disc_l(t["z2"])),
+            "cycle_1": lambda: _l1(x1, t["x11"]),
+            "cycle_2": lambda: _l1(x2, t["x22"]),
+            "cycle_3": lambda: _l1(x1, t["x121"]),
+            "cycle_4": lambda: _l1(x2, t["x212"]),
         }
-        losses["g_total"] = weighted_sum(losses, GENERATOR_WEIGHTS, self.loss_weights)
-        return losses
+
+    def discriminator_losses(self, x1, x2, t) -> dict:
+        return _evaluated(self.discriminator_terms(x1, x2, t), self.DISCRIMINATOR_TERMS,
+                          self.term_weights(), "d_total")
+
+    def generator_losses(self, x1, x2, t) -> dict:
+        return _evaluated(self.generator_terms(x1, x2, t), self.GENERATOR_TERMS,
+                          self.term_weights(), "g_total")
 
     # ------------------------------------------------------------- training
 
@@ -223,33 +260,35 @@ class LSTNet(keras.Model):
             return optimizer.scale_loss(loss)
         return loss
 
-    def discriminator_update(self, x1, x2, translations):
-        """One update of D1, D2, D_l on given translations; returns their losses."""
-        t = translations
+    def discriminator_update(self, x1, x2, translations) -> dict:
+        """One update of the discriminators on given translations; returns their losses."""
         with tf.GradientTape() as tape:
-            losses = self.discriminator_losses(x1, x2, t["z1"], t["z2"], t["x12"], t["x21"])
+            losses = self.discriminator_losses(x1, x2, translations)
             scaled = self._scaled(self.d_optimizer, losses["d_total"])
         variables = self.discriminator_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        self.d_optimizer.apply(tape.gradient(scaled, variables), variables)
         return losses
 
-    def translator_gradients(self, x1, x2):
-        """Updates the discriminators, then returns the (loss-scaled) gradients of objective
-        (1) for the encoders/generators, computed with the updated discriminators, and both
-        phases' losses. The one forward pass of the translators serves both phases; the
-        discriminator update reads it outside the tape."""
-        with tf.GradientTape() as tape:
-            translations = self.translate_all(x1, x2, training=True)
-            with tape.stop_recording():
-                d_losses = self.discriminator_update(x1, x2, translations)
-            g_losses = self.generator_losses(x1, x2, translations)
-            scaled = self._scaled(self.g_optimizer, g_losses["g_total"])
-        return tape.gradient(scaled, self.translator_variables), d_losses, g_losses
+    def generator_phase_translations(self, x1, x2, translations) -> dict:
+        """The translations the generator phase differentiates: the step's one forward pass
+        (``ReferenceLSTNet`` recomputes them instead)."""
+        return translations
 
     def train_step(self, data):
         x1, x2 = data
-        gradients, d_losses, g_losses = self.translator_gradients(x1, x2)
-        self.g_optimizer.apply_gradients(zip(gradients, self.translator_variables))
+        with tf.GradientTape() as tape:
+            # 1. One forward pass of the encoders/generators, recorded for their gradients.
+            translations = self.translate_all(x1, x2, training=True)
+            # 2. The discriminators' update, on those translations, outside the g-tape.
+            with tape.stop_recording():
+                d_losses = self.discriminator_update(x1, x2, translations)
+            # 3. The encoders'/generators' objective, against the updated discriminators.
+            g_losses = self.generator_losses(
+                x1, x2, self.generator_phase_translations(x1, x2, translations))
+            scaled = self._scaled(self.g_optimizer, g_losses["g_total"])
+        # 4. Their update.
+        self.g_optimizer.apply(tape.gradient(scaled, self.translator_variables),
+                               self.translator_variables)
         self.completed_steps.assign_add(1)
         for name, value in {**d_losses, **g_losses}.items():
             self.trackers[name].update_state(value)
@@ -280,9 +319,5 @@ class ReferenceLSTNet(LSTNet):
     times it. Not registered for saving.
     """
 
-    def translator_gradients(self, x1, x2):
-        d_losses = self.discriminator_update(x1, x2, self.translate_all(x1, x2, training=True))
-        with tf.GradientTape() as tape:
-            g_losses = self.generator_losses(x1, x2, self.translate_all(x1, x2, training=True))
-            scaled = self._scaled(self.g_optimizer, g_losses["g_total"])
-        return tape.gradient(scaled, self.translator_variables), d_losses, g_losses
+    def generator_phase_translations(self, x1, x2, translations):
+        return self.translate_all(x1, x2, training=True)

@@ -116,23 +116,24 @@ def build_private_encoder(spec: DomainSpec, config: ModelConfig, dtype=None) -> 
     return keras.Model(image, x, name=f"E{i}_private")
 
 
-def build_shared_encoder(config: ModelConfig, dtype=None) -> keras.Model:
-    """E_s: encoder layers 5-6, one model used by both domains."""
-    b = _Blocks(config, dtype)
+def build_shared_encoder(config: ModelConfig, dtype=None, owner: int | None = None) -> keras.Model:
+    """E_s: encoder layers 5-6, one model used by both domains (``owner``: the domain index of
+    an unshared copy, for the ablation that gives each domain its own)."""
+    b, tag = _Blocks(config, dtype), "shared" if owner is None else f"upper{owner}"
     features = keras.Input((LATENT_SIZE, LATENT_SIZE, b.channels(512)), name="private_features")
-    x = b.conv_bn_lrelu(features, 256, 3, 1, "shared_enc_conv5")
+    x = b.conv_bn_lrelu(features, 256, 3, 1, f"{tag}_enc_conv5")
     # Stride 1, not the printed S3: see the module docstring.
-    x = b.conv_bn_lrelu(x, 128, 3, 1, "shared_enc_conv6", output_float32=True)
-    return keras.Model(features, x, name="E_shared")
+    x = b.conv_bn_lrelu(x, 128, 3, 1, f"{tag}_enc_conv6", output_float32=True)
+    return keras.Model(features, x, name="E_shared" if owner is None else f"E{owner}_upper")
 
 
-def build_shared_generator(config: ModelConfig, dtype=None) -> keras.Model:
-    """G_s: generator layers 1-2, one model used by both domains."""
-    b = _Blocks(config, dtype)
+def build_shared_generator(config: ModelConfig, dtype=None, owner: int | None = None) -> keras.Model:
+    """G_s: generator layers 1-2, one model used by both domains (``owner``: as for E_s)."""
+    b, tag = _Blocks(config, dtype), "shared" if owner is None else f"lower{owner}"
     latent = keras.Input(_latent_shape(config), name="latent")
-    x = b.conv_bn_lrelu(latent, 128, 3, 1, "shared_gen_deconv1", transpose=True)
-    x = b.conv_bn_lrelu(x, 256, 3, 1, "shared_gen_deconv2", transpose=True, output_float32=True)
-    return keras.Model(latent, x, name="G_shared")
+    x = b.conv_bn_lrelu(latent, 128, 3, 1, f"{tag}_gen_deconv1", transpose=True)
+    x = b.conv_bn_lrelu(x, 256, 3, 1, f"{tag}_gen_deconv2", transpose=True, output_float32=True)
+    return keras.Model(latent, x, name="G_shared" if owner is None else f"G{owner}_lower")
 
 
 def build_private_generator(spec: DomainSpec, config: ModelConfig, dtype=None) -> keras.Model:
@@ -173,35 +174,76 @@ def build_latent_discriminator(config: ModelConfig, dtype=None) -> keras.Model:
 
 @dataclass
 class LSTNetNetworks:
-    """All networks of one LSTNet; the composites reuse the very same shared-part objects."""
+    """All networks of one LSTNet; the composites reuse the very same shared-part objects.
+
+    ``shared_encoders`` / ``shared_generators`` hold E_s / G_s per domain: the same object
+    twice in LSTNet, two objects when a method gives each domain its own. A method without
+    D_l has ``latent_discriminator`` None.
+    """
 
     private_encoders: tuple[keras.Model, keras.Model]
-    shared_encoder: keras.Model
-    shared_generator: keras.Model
+    shared_encoders: tuple[keras.Model, keras.Model]
+    shared_generators: tuple[keras.Model, keras.Model]
     private_generators: tuple[keras.Model, keras.Model]
     image_discriminators: tuple[keras.Model, keras.Model]
-    latent_discriminator: keras.Model
+    latent_discriminator: keras.Model | None
     encoders: tuple[keras.Model, keras.Model]  # E1 = E_s o E1*, E2 = E_s o E2*
     generators: tuple[keras.Model, keras.Model]  # G1 = G1* o G_s, G2 = G2* o G_s
 
+    @property
+    def shared_encoder(self) -> keras.Model:
+        return self._the_shared("shared_encoders")
+
+    @property
+    def shared_generator(self) -> keras.Model:
+        return self._the_shared("shared_generators")
+
+    def _the_shared(self, field: str) -> keras.Model:
+        first, second = getattr(self, field)
+        if first is not second:
+            raise AttributeError(f"these networks have one of {field} per domain")
+        return first
+
     def translators(self) -> list[keras.Model]:
         """The encoder/generator team (every variable the second update phase trains)."""
-        return [*self.private_encoders, self.shared_encoder, self.shared_generator,
-                *self.private_generators]
+        return _distinct([*self.private_encoders, *self.shared_encoders, *self.shared_generators,
+                          *self.private_generators])
 
     def discriminators(self) -> list[keras.Model]:
-        return [*self.image_discriminators, self.latent_discriminator]
+        return [*self.image_discriminators,
+                *([self.latent_discriminator] if self.latent_discriminator is not None else [])]
 
     def all_parts(self) -> list[keras.Model]:
         """Every building block once (the composites only re-wire them)."""
         return self.translators() + self.discriminators()
 
+    def count_params(self, parts: str = "translators") -> int:
+        return sum(m.count_params() for m in getattr(self, parts)())
 
-def build_lstnet_networks(config: ModelConfig | None = None, dtype=None) -> LSTNetNetworks:
-    """Builds every network; ``dtype`` is a Keras dtype policy name (None: the global policy)."""
+
+def _distinct(models: list) -> list:
+    """``models`` in order, each object once."""
+    seen, kept = set(), []
+    for m in models:
+        if id(m) not in seen:
+            seen.add(id(m))
+            kept.append(m)
+    return kept
+
+
+def build_lstnet_networks(config: ModelConfig | None = None, dtype=None, shared: bool = True,
+                          latent_discriminator: bool = True) -> LSTNetNetworks:
+    """Builds every network; ``dtype`` is a Keras dtype policy name (None: the global policy).
+
+    ``shared=False`` gives each domain its own E_s and G_s (nothing shared);
+    ``latent_discriminator=False`` builds no D_l."""
     config = config or ModelConfig()
-    shared_encoder = build_shared_encoder(config, dtype)
-    shared_generator = build_shared_generator(config, dtype)
+    if shared:
+        shared_encoders = (build_shared_encoder(config, dtype),) * 2
+        shared_generators = (build_shared_generator(config, dtype),) * 2
+    else:
+        shared_encoders = tuple(build_shared_encoder(config, dtype, d.index) for d in DOMAINS)
+        shared_generators = tuple(build_shared_generator(config, dtype, d.index) for d in DOMAINS)
     private_encoders = tuple(build_private_encoder(d, config, dtype) for d in DOMAINS)
     private_generators = tuple(build_private_generator(d, config, dtype) for d in DOMAINS)
 
@@ -210,21 +252,22 @@ def build_lstnet_networks(config: ModelConfig | None = None, dtype=None) -> LSTN
         return keras.Model(inputs, second(first(inputs)), name=name)
 
     encoders = tuple(
-        compose(private_encoders[k], shared_encoder, (d.image_size, d.image_size, IMAGE_CHANNELS),
-                f"E{d.index}")
+        compose(private_encoders[k], shared_encoders[k],
+                (d.image_size, d.image_size, IMAGE_CHANNELS), f"E{d.index}")
         for k, d in enumerate(DOMAINS)
     )
     generators = tuple(
-        compose(shared_generator, private_generators[k], _latent_shape(config), f"G{d.index}")
+        compose(shared_generators[k], private_generators[k], _latent_shape(config), f"G{d.index}")
         for k, d in enumerate(DOMAINS)
     )
     return LSTNetNetworks(
         private_encoders=private_encoders,
-        shared_encoder=shared_encoder,
-        shared_generator=shared_generator,
+        shared_encoders=shared_encoders,
+        shared_generators=shared_generators,
         private_generators=private_generators,
         image_discriminators=tuple(build_image_discriminator(d, config, dtype) for d in DOMAINS),
-        latent_discriminator=build_latent_discriminator(config, dtype),
+        latent_discriminator=(build_latent_discriminator(config, dtype)
+                              if latent_discriminator else None),
         encoders=encoders,
         generators=generators,
     )

@@ -23,7 +23,8 @@ import tensorflow as tf
 from lstnet_tf.config import ExperimentConfig, TrainConfig, flat_settings, settings_that_differ
 from lstnet_tf.console import UserFacingError
 from lstnet_tf.pipeline import paired_dataset
-from lstnet_tf.lstnet import LOSS_TERMS, LSTNet, default_optimizer
+from lstnet_tf.lstnet import LSTNet, default_optimizer
+from lstnet_tf.methods import method_class
 from lstnet_tf.precision import PrecisionChoice, resolve_precision
 from lstnet_tf.files import write_atomically
 
@@ -37,10 +38,12 @@ class ResumeError(UserFacingError):
 
 
 def build_lstnet(config: ExperimentConfig, precision: str | None = None,
-                 model_class: type = LSTNet) -> LSTNet:
-    """An LSTNet compiled with the config's optimizers and loss weights, in ``precision``
-    (default: ``config.train.precision``, which must then not be "auto")."""
+                 model_class: type | None = None) -> LSTNet:
+    """The config's method (an LSTNet by default) compiled with the config's optimizers and
+    loss weights, in ``precision`` (default: ``config.train.precision``, which must then not
+    be "auto")."""
     train = config.train
+    model_class = model_class or method_class(config.method)
     precision = precision or train.precision
     if precision == "auto":
         raise ValueError("resolve 'auto' first (precision.resolve_precision / train_lstnet)")
@@ -185,7 +188,7 @@ class StepLogger(keras.callbacks.Callback):
         self.file = self.csv_path.open("a", newline="")
         self.csv = csv.writer(self.file)
         if new:
-            self.csv.writerow(("step",) + LOSS_TERMS)
+            self.csv.writerow(("step",) + self.model.loss_terms)
 
     def on_train_batch_end(self, batch, logs=None):
         step, losses = self.model.step, self.model.last_step_losses()
@@ -199,7 +202,7 @@ class StepLogger(keras.callbacks.Callback):
                    if kept is not None else "No checkpoint had been written yet. ")
                 + "Try a lower learning rate or float32 precision."
             )
-        self.csv.writerow([step] + [f"{losses[name]:.6g}" for name in LOSS_TERMS])
+        self.csv.writerow([step] + [f"{losses[name]:.6g}" for name in self.model.loss_terms])
         self.file.flush()
         with self.writer.as_default(step=step):
             for name, value in losses.items():
@@ -258,7 +261,7 @@ def precision_of_run(config: ExperimentConfig, run_dir: Path) -> PrecisionChoice
                 f"the run in {run_dir} was trained in {recorded.precision}; resuming it in "
                 f"{config.train.precision} would mix precisions. Resume without --precision "
                 f"(or with {recorded.precision}), or use another --work-dir.")
-    key = (config.model.width, config.train.batch_size)
+    key = (config.method, config.model.width, config.train.batch_size)
     if config.train.precision == "auto" and key in _MEASURED:
         choice = _MEASURED[key]
     else:
@@ -338,11 +341,11 @@ def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray]
             f"steps={total} / checkpoint_every={every}; use another --out or delete it"
         )
     if start == total:
-        print(f"LSTNet already trained to step {total} in {run_dir} (nothing to resume).")
+        print(f"{config.method} already trained to step {total} in {run_dir} (nothing to resume).")
         return model
     if start:
-        print(f"Resuming LSTNet from step {start} of {total} ({store.directory}).")
-    print(f"Training LSTNet for {total - start} steps; one epoch = {every} steps; "
+        print(f"Resuming {config.method} from step {start} of {total} ({store.directory}).")
+    print(f"Training {config.method} for {total - start} steps; one epoch = {every} steps; "
           f"precision {choice.precision} ({choice.reason}).", flush=True)
     stream = paired_dataset(*images, batch_size=config.train.batch_size, seed=seed,
                             augment=config.train.augment, start_step=start)
