@@ -66,6 +66,12 @@ def loss_curves(losses_csv: Path, path: Path, title: str) -> Path:
         "cycle consistency (L1)": [k for k in data if k.startswith("cycle")],
         "weighted totals": ["d_total", "g_total"],
     }
+    # A method's own terms (UNIT's KL, XGAN's semantic consistency) get a panel of their own.
+    grouped = {k for keys in groups.values() for k in keys}
+    others = [k for k in data if k not in grouped]
+    if others:
+        groups["other terms"] = others
+    groups = {name: keys for name, keys in groups.items() if keys}
     fig, axes = plt.subplots(1, len(groups), figsize=(4.4 * len(groups), 3.6), layout="constrained")
     for ax, (name, keys) in zip(axes, groups.items()):
         for key in keys:
@@ -74,7 +80,7 @@ def loss_curves(losses_csv: Path, path: Path, title: str) -> Path:
         ax.set_xlabel("step")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    axes[2].set_yscale("log")
+    axes[list(groups).index("cycle consistency (L1)")].set_yscale("log")
     fig.suptitle(f"{title} (moving average over {window} steps)", fontsize=11)
     return _save(fig, path)
 
@@ -152,5 +158,29 @@ def latent_embedding(z1, z2, y1, y2, path: Path, title: str) -> Path:
     right.legend(fontsize=7, ncol=2, markerscale=2)
     for ax in (left, right):
         ax.set_xlabel("PC 1"), ax.set_ylabel("PC 2")
+    fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
+def method_rows(panels: dict, title: str, path: Path) -> Path:
+    """One panel per direction, one above the other: ``panels[direction][row label]`` is a batch of
+    images (the same inputs in every row), one row per label."""
+    n = max(len(images) for rows in panels.values() for images in rows.values())
+    height = max(len(rows) for rows in panels.values())
+    fig = plt.figure(figsize=(0.8 * n + 1.5, (0.85 * height + 0.5) * len(panels)),
+                     layout="constrained")
+    for subfig, (direction, rows) in zip(fig.subfigures(len(panels), 1), panels.items()):
+        axes = subfig.subplots(height, n, squeeze=False)
+        for r, (label, images) in enumerate(rows.items()):
+            for k in range(n):
+                ax = axes[r, k]
+                ax.imshow(images[k, ..., 0], cmap="gray", vmin=-1, vmax=1)
+                ax.set_xticks([]), ax.set_yticks([])
+                if k == 0:
+                    ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+        for r in range(len(rows), height):
+            for ax in axes[r]:
+                ax.set_visible(False)
+        subfig.suptitle(direction, fontsize=10)
     fig.suptitle(title, fontsize=11)
     return _save(fig, path)
