@@ -141,8 +141,10 @@ def run_all(args) -> int:
     download = False if args.no_download else None
     # Live progress bars on a terminal; one line per epoch in a log file or with --quiet.
     verbose = 1 if sys.stdout.isatty() and not args.quiet else 2
-    print(f"Method '{config.method}'; preset '{config.preset}' ({args.preset_reason}): "
-          f"{config.description}")
+    print(f"Preset '{config.preset}' ({args.preset_reason}): {config.description}")
+    if config.method != "lstnet":
+        print(f"Method '{config.method}': its objective over the same networks, data and "
+              "judges (lstnet_tf/methods/).")
     if args.overridden:
         print(f"Overridden on the command line: {', '.join(args.overridden)}")
     print(f"Seeds {args.seeds}, {config.train.steps} LSTNet steps each, width "
@@ -162,9 +164,10 @@ def run_all(args) -> int:
     runner = Runner(config, work, args.data_dir, download, verbose)
     timings: dict = {}
     started = time.time()
-    with _phase(timings, "load data (training and validation splits)"):
-        for split, domains in runner.splits.items():
-            print(f"{split}: " + ", ".join(f"{d} {x.shape}" for d, (x, _) in domains.items()))
+    if seeds:  # nothing to train: no data to load, only the table to rebuild
+        with _phase(timings, "load data (training and validation splits)"):
+            for split, domains in runner.splits.items():
+                print(f"{split}: " + ", ".join(f"{d} {x.shape}" for d, (x, _) in domains.items()))
 
     for seed in seeds:
         with _phase(timings, f"seed {seed}"):
@@ -172,8 +175,9 @@ def run_all(args) -> int:
             print(f"seed {seed}: test accuracy {result['test']['augmented']['lstnet']}, "
                   f"source-only {result['test']['augmented']['source_only']}; "
                   f"wrote {out / f'seed{seed}.json'}", flush=True)
-        # After every seed, so that an interrupted multi-seed run leaves complete artefacts.
-        if seed == seeds[0]:
+        # The figures show the lowest seed of the directory, so that adding seeds later never
+        # replaces them; drawn right after it, so that an interrupted run leaves them.
+        if seed == min(done | set(seeds)):
             with _phase(timings, "figures"):
                 _write_figures(runner.last, out, seed, config.preset)
         write_table2(out)
@@ -185,34 +189,38 @@ def run_all(args) -> int:
     return 0
 
 
-def _time_estimate(config, seeds: int) -> str:
-    """From the committed benchmarks of this preset's width (this machine's first), at the
-    precision the preset would train in on that benchmark's CPU (``auto`` decided by its
-    rule, with the benchmark's timings)."""
+def _time_estimate(config, seeds: int, env: dict | None = None) -> str:
+    """From the committed benchmark of this preset's width nearest to this machine (``env``,
+    default: this machine), at the precision the preset would train in there (``auto``
+    decided by its rule, with the benchmark's timings and this machine's flags). Says plainly
+    when the figure comes from another machine."""
     import json
     import math
 
-    from lstnet_experiments.bench import BENCHMARKS, machine_slug
-    from lstnet_tf.files import environment
+    from lstnet_experiments.bench import benchmarks_nearest_first
+    from lstnet_tf.files import machine
     from lstnet_tf.precision import resolve_precision
 
-    runs = sorted(BENCHMARKS.glob("*.json"), key=lambda p: p.stem != machine_slug(environment()))
-    for path in runs:
+    env = env or machine()
+    for path, relation in benchmarks_nearest_first(env):
         run = json.loads(path.read_text())
         seconds = {r["precision"]: r["seconds_per_iteration_median"] for r in run["rows"]
                    if r["width"] == config.model.width and r["reuse_forward"]
                    and not r["jit_compile"]}
+        own = relation == "this machine's CPU"
         precision = resolve_precision(
             config.train.precision, time_step=lambda p: seconds.get(p, math.inf), has_gpu=False,
-            flags=set(run["environment"].get("cpu_flags", ()))).precision
+            flags=set(env.get("cpu_flags") or ())).precision
         if precision in seconds:
             minutes = seconds[precision] * config.train.steps * seeds / 60
-            return (f"Estimated LSTNet training time: ~{minutes:.0f} min, from the "
-                    f"{precision} step measured on {run['environment']['cpu']} "
-                    f"(results/benchmarks/{path.name}); other CPUs differ by up to 2x. "
-                    "Classifiers come on top.")
+            where = (f"on this machine's CPU, {run['environment']['cpu']}" if own else
+                     f"on {run['environment']['cpu']}, {relation} (no benchmark of "
+                     f"{env['cpu']} is committed; expect this CPU to differ)")
+            return (f"Estimated training time: ~{minutes:.0f} min, from the {precision} step "
+                    f"measured {where} (results/benchmarks/{path.name}). Classifiers come on "
+                    "top.")
     return ("No committed benchmark for this width and precision: run time unknown (see "
-            "README, Speed).")
+            "docs/speed.md).")
 
 
 def _write_figures(first: dict, out: Path, seed: int, preset: str):
@@ -236,7 +244,9 @@ def _write_figures(first: dict, out: Path, seed: int, preset: str):
             out / f"translations_{direction}.png")
     plots.loss_curves(out / f"losses_seed{seed}.csv", out / "losses.png",
                       f"LSTNet losses ({preset}, seed {seed})")
-    plots.monitor_figure(out, f"Translated validation-subset accuracy ({preset})")
+    monitored = sorted(int(p.stem[len("monitor_seed"):]) for p in out.glob("monitor_seed*.csv"))
+    plots.monitor_figure(out, f"Translated validation-subset accuracy ({preset}, seeds "
+                              f"{monitored})")
     k = 1000
     (x1, y1), (x2, y2) = test["mnist"], test["usps"]
     plots.latent_embedding(apply_in_batches(model.encode_1, x1[:k]),

@@ -33,7 +33,7 @@ from lstnet_experiments.cpu_peak import measure_cpu_peak
 from lstnet_experiments.flops import count_check, iteration_flops
 from lstnet_tf.config import ExperimentConfig, ModelConfig, TrainConfig
 from lstnet_tf.files import environment, write_atomically
-from lstnet_tf.precision import PEAK_KIND
+from lstnet_tf.precision import BF16_CPU_FLAGS, PEAK_KIND
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANT_FIELDS = ("width", "precision", "reuse_forward", "jit_compile")
@@ -250,11 +250,39 @@ def _peak_line(peak: dict) -> str:
 BENCHMARKS = ROOT / "results" / "benchmarks"
 
 
+def machine_identity(env: dict) -> tuple[str, frozenset | None]:
+    """What makes two machines the same for a timing: the CPU model and the CPU flags that
+    decide the precision (``precision.BF16_CPU_FLAGS``); None for flags a page did not record."""
+    flags = env.get("cpu_flags")
+    return (env["cpu"].split(" x ")[0],
+            None if flags is None else frozenset(f for f in flags if f in BF16_CPU_FLAGS))
+
+
 def machine_slug(env: dict) -> str:
     """A file name for the machine a run was measured on: CPU model and bf16 support."""
-    model = env["cpu"].split(" x ")[0]
-    bf16 = "-bf16" if "avx512_bf16" in env.get("cpu_flags", []) else ""
+    model, flags = machine_identity(env)
+    bf16 = "-bf16" if flags else ""
     return re.sub(r"[^a-z0-9]+", "-", re.sub(r"\(r\)|\(tm\)", "", model.lower())).strip("-") + bf16
+
+
+def benchmarks_nearest_first(env: dict, directory: Path | None = None) -> list[tuple[Path, str]]:
+    """Every benchmark page with how it relates to the machine ``env``, nearest first: its own
+    (same CPU model and precision flags, or a page of that model that recorded no flags), then
+    machines with the same precision flags, then the rest. Matched on the pages' recorded
+    environments, so a page's file name does not matter."""
+    model, flags = machine_identity(env)
+    ranked = []
+    for path in sorted((directory or BENCHMARKS).glob("*.json")):
+        page_model, page_flags = machine_identity(json.loads(path.read_text())["environment"])
+        if page_model == model and page_flags in (flags, None):
+            rank, relation = 0, "this machine's CPU"
+        elif page_flags == flags:
+            rank, relation = 1, "another machine with the same precision flags"
+        else:
+            rank, relation = 2, "another machine with other precision flags"
+        # Among equals, the page named for this machine (the main one) first.
+        ranked.append((rank, path.stem != machine_slug(env), path, relation))
+    return [(path, relation) for *_, path, relation in sorted(ranked, key=lambda r: r[:3])]
 
 
 def render_index(directory: Path = BENCHMARKS, page: Path | None = None) -> Path:
@@ -263,7 +291,7 @@ def render_index(directory: Path = BENCHMARKS, page: Path | None = None) -> Path
     page = page or directory.parent / "benchmarks.md"
     sections = ["# Training-speed benchmarks, one section per machine", "",
                 "Each section is rendered from `results/benchmarks/<machine>.json`; see the "
-                "README's Speed section for the reading.", ""]
+                "docs/speed.md for the reading.", ""]
     for path in sorted(directory.glob("*.json")):
         run = json.loads(path.read_text())
         text = markdown(run["rows"], run["peak"], run.get("count_checks", []), run["environment"],

@@ -3,8 +3,10 @@
 TensorFlow's C++ code logs through absl before anything can configure it, so
 ``TF_CPP_MIN_LOG_LEVEL`` does not silence lines such as ``I0000 ... port.cc] oneDNN custom
 operations are on`` or ``E0000 ... meta_optimizer.cc] remapper failed``. ``hide_tensorflow_logs``
-filters the process's standard error at the file-descriptor level: lines in absl's format are
-dropped, everything else (Python warnings, tracebacks, our own errors) passes unchanged.
+filters the process's standard error at the file-descriptor level: absl's information and
+warning lines and a named allow-list of error lines known to be harmless on a CPU
+(``HARMLESS_ERRORS``) are dropped; every other error line, every fatal line and everything else
+(Python warnings, tracebacks, our own errors) passes unchanged.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import atexit
 import logging
 import os
 import re
+import subprocess
 import sys
-import threading
 
 VERBOSE_ENV = "LSTNET_VERBOSE"
 
@@ -45,8 +47,39 @@ def run_command(parse_args, run, argv=None) -> int:
 
 # absl's line prefix: severity, MMDD, time (seconds unformatted before absl is set up), thread
 # id, file:line]; and absl's notice that it is not set up yet.
-_ABSL_LINE = re.compile(rb"^([IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^\]]+:\d+\] |WARNING: All log "
-                        rb"messages before absl::InitializeLog\(\) is called)")
+_ABSL_PREFIX = rb"[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ "
+_ABSL_NOTICE = rb"WARNING: All log messages before absl::InitializeLog\(\) is called"
+# The error (E) lines known to be harmless on a CPU: each changes nothing in the results. Any
+# other E line, and every F (fatal) line, is shown.
+HARMLESS_ERRORS = {
+    "CUDA probing on a machine without a GPU":
+        rb"cuda_[a-z_]+\.cc:\d+\] (failed call to cuInit|Unable to register cu)",
+    "grappler's remapper/layout pass gives up on a graph (the graph runs unoptimised)":
+        rb"meta_optimizer\.cc:\d+\] (remapper|layout) failed",
+    "oneDNN has no float16 kernels without AVX-512 (Eigen's are used)":
+        rb"util\.cc:\d+\] oneDNN supports DT_HALF only",
+}
+_HIDDEN_LINE = re.compile(
+    rb"^(" + _ABSL_NOTICE + rb"|" + _ABSL_PREFIX.replace(rb"[IWEF]", rb"[IW]") + rb"[^\]]+:\d+\] "
+    + b"".join(rb"|E\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ " + p for p in HARMLESS_ERRORS.values())
+    + rb")")
+
+
+def hidden(line: bytes) -> bool:
+    """Whether the filter drops this stderr line: absl's I/W lines and the harmless E lines."""
+    return bool(_HIDDEN_LINE.match(line))
+
+
+# The filter runs in a child process, so that the lines a crashing process wrote last (an F
+# line before an abort) still reach the terminal after the parent is gone.
+_FORWARDER = """
+import os, sys
+sys.path.insert(0, {root!r})
+from lstnet_tf.console import hidden
+for line in sys.stdin.buffer:
+    if not hidden(line):
+        os.write(2, line)
+"""
 
 
 def verbose_requested(flag: bool = False) -> bool:
@@ -54,7 +87,8 @@ def verbose_requested(flag: bool = False) -> bool:
 
 
 def hide_tensorflow_logs(verbose: bool = False) -> None:
-    """Unless ``verbose`` (or $LSTNET_VERBOSE=1), hide TensorFlow's log lines from stderr.
+    """Unless ``verbose`` (or $LSTNET_VERBOSE=1), hide TensorFlow's harmless log lines from
+    stderr (``hidden``).
 
     Call it before TensorFlow is imported.
     """
@@ -64,31 +98,27 @@ def hide_tensorflow_logs(verbose: bool = False) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         original = os.dup(2)
-        read_end, write_end = os.pipe()
+        forwarder = subprocess.Popen([sys.executable, "-c", _FORWARDER.format(root=root)],
+                                     stdin=subprocess.PIPE, stderr=original, close_fds=True)
     except OSError:
         return
     sys.stderr.flush()
-    os.dup2(write_end, 2)
-    os.close(write_end)
-
-    def forward():
-        with os.fdopen(read_end, "rb") as source:
-            for line in source:
-                if not _ABSL_LINE.match(line):
-                    os.write(original, line)
-
-    reader = threading.Thread(target=forward, name="stderr-filter", daemon=True)
-    reader.start()
+    os.dup2(forwarder.stdin.fileno(), 2)
+    forwarder.stdin.close()
 
     def restore():
-        # Close our end of the pipe so that the reader sees EOF and writes what is left.
+        # Our stderr was the only other writer: restoring it gives the forwarder its EOF.
         try:
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
         os.dup2(original, 2)
-        reader.join(timeout=5)
+        try:
+            forwarder.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
 
     atexit.register(restore)

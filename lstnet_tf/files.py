@@ -40,7 +40,7 @@ def _git_commit() -> str:
         return "unknown (not a git checkout)"
 
 
-# CPU flags that decide which precision is fast (README, "Precision").
+# CPU flags that decide which precision is fast (docs/speed.md).
 FLAGS_OF_NOTE = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
 
 
@@ -55,6 +55,11 @@ def _cpu_flags_of_note() -> list[str]:
     return []
 
 
+def machine() -> dict:
+    """This machine's CPU, as every result's provenance names it (no TensorFlow import)."""
+    return {"cpu": _cpu_description(), "cpu_flags": _cpu_flags_of_note()}
+
+
 def environment() -> dict:
     import keras
     import tensorflow as tf
@@ -63,8 +68,7 @@ def environment() -> dict:
         "python": sys.version.split()[0],
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
-        "cpu": _cpu_description(),
-        "cpu_flags": _cpu_flags_of_note(),
+        **machine(),
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")] or "none",
         "git_commit": _git_commit(),
     }

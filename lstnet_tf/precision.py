@@ -2,7 +2,7 @@
 
 ``auto`` means mixed_float16 on a GPU. On a CPU it is decided by measurement, because the
 same 2-core VM size is float32-faster on one host and bfloat16-faster on another
-(README, "Speed"): where the CPU reports bfloat16 instructions, a few training steps of a
+(docs/speed.md): where the CPU reports bfloat16 instructions, a few training steps of a
 throw-away model of the run's shape are timed under float32 and mixed_bfloat16 and the faster
 one is used; elsewhere float32. The choice and both timings are printed and recorded with the
 run, and a resumed run reuses the recorded choice, so training stays reproducible.

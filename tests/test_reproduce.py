@@ -297,6 +297,50 @@ def test_a_later_seed_adds_to_the_table_and_reads_the_test_set_once(smoke_run, s
         assert row["LSTNet (ours) std"] == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5)
 
 
+def _copy_of_out(smoke_run, tmp_path) -> Path:
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(smoke_run.out, out)
+    return out
+
+
+def test_a_later_seed_leaves_the_figures_of_the_lowest_seed(smoke_run, shared_data_dir,
+                                                           tmp_path, reproduce):
+    """`--seeds 1` into a directory that has seed 0: seed 1 is added to the table, and every
+    figure (drawn for seed 0, the lowest) stays byte for byte as it was."""
+    out = _copy_of_out(smoke_run, tmp_path)
+    before = {name: (out / name).read_bytes() for name in FIGURES}
+    assert "seed 0" in smoke_run.result.stdout
+    args = reproduce.parse_args(["--all", "--preset", "smoke", "--seeds", "1", "--out", str(out),
+                                 "--work-dir", str(smoke_run.work), "--data-dir",
+                                 str(shared_data_dir), "--quiet"])
+    assert reproduce.run_all(args) == 0
+    assert (out / "seed1.json").is_file()
+    assert json.loads((out / "table2.json").read_text())["rows"][0]["seeds"] == 2
+    assert {name: (out / name).read_bytes() for name in FIGURES} == before
+
+
+def test_nothing_to_train_loads_no_data(smoke_run, shared_data_dir, tmp_path, reproduce):
+    """Every requested seed already in --out: only Table 2 is rebuilt; no data file is read."""
+    from lstnet_tf import data
+
+    out = _copy_of_out(smoke_run, tmp_path)
+    (out / "table2.md").unlink()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("data was loaded with nothing to train")
+
+    args = reproduce.parse_args(["--all", "--preset", "smoke", "--seeds", "0", "--out", str(out),
+                                 "--work-dir", str(smoke_run.work), "--data-dir",
+                                 str(shared_data_dir), "--quiet"])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(data, "load_mnist", refuse)
+        patch.setattr(data, "load_usps", refuse)
+        assert reproduce.run_all(args) == 0
+    assert (out / "table2.md").is_file()
+
+
 def test_paired_study_rescores_the_shipped_models_on_validation_only(smoke_run, shared_data_dir,
                                                                     tmp_path):
     """A results directory against itself: the shipped translators and classifiers give back
@@ -515,33 +559,55 @@ def test_default_preset_follows_the_gpu(reproduce, monkeypatch, gpus, preset):
 
 def test_time_estimate_reads_this_machines_benchmark_at_the_precision_auto_would_pick(
         reproduce, monkeypatch, tmp_path):
-    """This machine's file first; `auto` takes the faster of float32 and bfloat16 where the
-    file's CPU has bfloat16, float32 elsewhere; a set precision takes its own row."""
+    """This machine's page first (matched on the CPU model and precision flags it recorded);
+    `auto` takes the faster of float32 and bfloat16 where this CPU has bfloat16, float32
+    elsewhere; a set precision takes its own row; another machine's figure says so."""
     from lstnet_experiments import bench
 
     def row(width, precision, seconds):
         return {"width": width, "precision": precision, "reuse_forward": True,
                 "jit_compile": False, "seconds_per_iteration_median": seconds}
 
-    files = {"this-cpu-bf16": ([row(0.5, "float32", 1.2), row(0.5, "mixed_bfloat16", 0.6)],
+    pages = {"this-cpu-bf16": ([row(0.5, "float32", 1.2), row(0.5, "mixed_bfloat16", 0.6)],
                                ["avx2", "avx512_bf16"]),
              "other-cpu": ([row(0.5, "float32", 2.0), row(0.25, "mixed_bfloat16", 0.1),
                             row(0.25, "float32", 0.9)], ["avx2"])}
-    for name, (rows, flags) in files.items():
+    for name, (rows, flags) in pages.items():
         (tmp_path / f"{name}.json").write_text(json.dumps(
-            {"rows": rows, "environment": {"cpu": name.upper(), "cpu_flags": flags}}))
+            {"rows": rows, "environment": {"cpu": f"{name.upper()} x 2 logical CPUs",
+                                           "cpu_flags": flags}}))
     monkeypatch.setattr(bench, "BENCHMARKS", tmp_path)
-    monkeypatch.setattr(bench, "machine_slug", lambda env: "this-cpu-bf16")
+    this = {"cpu": "THIS-CPU-BF16 x 2 logical CPUs", "cpu_flags": ["avx2", "avx512_bf16"]}
 
-    def estimate(**overrides):
-        return reproduce._time_estimate(load_config("cpu", overrides), seeds=2)
+    def estimate(env=this, **overrides):
+        return reproduce._time_estimate(load_config("cpu", overrides), seeds=2, env=env)
 
     steps = 1000
-    assert f"~{0.6 * steps * 2 / 60:.0f} min, from the mixed_bfloat16 step measured on THIS-CPU-BF16" \
-        in estimate(model={"width": 0.5}, train={"steps": steps})
-    assert f"~{1.2 * steps * 2 / 60:.0f} min, from the float32 step measured on THIS-CPU-BF16" \
+    text = estimate(model={"width": 0.5}, train={"steps": steps})
+    assert f"~{0.6 * steps * 2 / 60:.0f} min, from the mixed_bfloat16 step measured on this " \
+        "machine's CPU, THIS-CPU-BF16" in text
+    assert f"~{1.2 * steps * 2 / 60:.0f} min, from the float32 step measured on this machine's" \
         in estimate(model={"width": 0.5}, train={"steps": steps, "precision": "float32"})
-    # Only the other file has width 0.25, and its CPU has no bfloat16: its float32 row.
-    assert f"~{0.9 * steps * 2 / 60:.0f} min, from the float32 step measured on OTHER-CPU" \
-        in estimate(model={"width": 0.25}, train={"steps": steps})
+    # Only the other page has width 0.25: its figure, said to be another machine's; auto on
+    # this bfloat16 CPU takes the faster row there.
+    text = estimate(model={"width": 0.25}, train={"steps": steps})
+    assert f"~{0.1 * steps * 2 / 60:.0f} min, from the mixed_bfloat16 step measured on " \
+        "OTHER-CPU" in text and "another machine" in text and "THIS-CPU-BF16" in text
+    # A CPU without bfloat16: auto is float32, so the float32 row.
+    plain = {"cpu": "PLAIN x 2 logical CPUs", "cpu_flags": ["avx2"]}
+    assert f"~{0.9 * steps * 2 / 60:.0f} min, from the float32 step" in estimate(
+        env=plain, model={"width": 0.25}, train={"steps": steps})
     assert "run time unknown" in estimate(model={"width": 0.125})
+
+
+@pytest.mark.parametrize("env, page", [
+    # The committed Intel page recorded no flags: the same model with bfloat16 still matches.
+    ({"cpu": "Intel(R) Xeon(R) Processor x 2 logical CPUs",
+      "cpu_flags": ["avx2", "avx512f", "avx512_bf16"]}, "intel-xeon-processor.json"),
+    ({"cpu": "AMD EPYC x 2 logical CPUs", "cpu_flags": ["avx2", "avx512f", "avx512_bf16"]},
+     "amd-epyc-bf16.json"),
+])
+def test_time_estimate_names_the_committed_page_of_each_measured_machine(reproduce, env, page):
+    text = reproduce._time_estimate(load_config("cpu"), seeds=1, env=env)
+    assert f"results/benchmarks/{page}" in text and "this machine's CPU" in text
+    assert "another machine" not in text
