@@ -240,7 +240,9 @@ class CheckpointAndMonitor(keras.callbacks.Callback):
 
 PRECISION_FILE = "precision.json"
 CONFIG_FILE = "config.json"
-# Settings a resumed run may change: how long it runs and how often it checkpoints/monitors.
+# Settings a resumed run may change: how long it runs (not when the learning rates decay over
+# the run: the schedule is laid out over train.steps) and how often it checkpoints/monitors (a
+# checkpoint off the new interval is followed by a short first interval up to it).
 RESUMABLE_CHANGES = ("train.steps", "train.checkpoint_every", "train.monitor_samples")
 # "auto" decisions already measured in this process, by (width, batch size): every seed of
 # one command trains in the same precision.
@@ -286,10 +288,14 @@ def check_config_of_run(config: ExperimentConfig, run_dir: Path) -> None:
         changed = [k for k in settings_that_differ(recorded, current) if k not in resumable]
         if changed:
             then, now = flat_settings(recorded), flat_settings(current)
+            why = (" train.steps can change on resume only when the learning rates do not "
+                   "decay (train.lr_decay_start = 1): the decay is laid out over train.steps."
+                   if "train.steps" in changed and "train.steps" in RESUMABLE_CHANGES else "")
             raise ResumeError(
                 f"the run in {run_dir} was started with another configuration ("
                 + ", ".join(f"{k}: {then[k]!r} then, {now[k]!r} now" for k in changed[:4])
-                + "). Use the original settings to resume, or another --work-dir.")
+                + f").{why} Resumable changes: {', '.join(resumable)}. Use the original "
+                "settings to resume, or another --work-dir.")
     write_atomically(path, json.dumps(config.to_dict(), indent=2))
 
 
@@ -335,11 +341,10 @@ def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray]
                             also_keep=() if decay_start is None else (decay_start,))
     start = store.restore(model)
     every, total = config.train.checkpoint_every, config.train.steps
-    if start % every or start > total:
+    if start > total:
         raise ResumeError(
-            f"the checkpoint in {store.directory} is at step {start}, which does not fit "
-            f"steps={total} / checkpoint_every={every}; use another --out or delete it"
-        )
+            f"the checkpoint in {store.directory} is at step {start}, past train.steps = "
+            f"{total}: pass --steps {start} or more to resume it, or use another --work-dir")
     if start == total:
         print(f"{config.method} already trained to step {total} in {run_dir} (nothing to resume).")
         return model
@@ -347,19 +352,26 @@ def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray]
         print(f"Resuming {config.method} from step {start} of {total} ({store.directory}).")
     print(f"Training {config.method} for {total - start} steps; one epoch = {every} steps; "
           f"precision {choice.precision} ({choice.reason}).", flush=True)
+    callbacks = [StepLogger(run_dir / "losses.csv", run_dir / "tensorboard", store, start),
+                 CheckpointAndMonitor(store, monitor, run_dir / "monitor.csv", start),
+                 *callbacks]
+    aligned = -(-start // every) * every  # the first step on the checkpoint interval
+    if aligned > start:
+        print(f"The checkpoint (step {start}) is not on the interval of {every} steps: a first "
+              f"epoch of {aligned - start} steps leads to step {aligned}.", flush=True)
+        _fit(model, config, images, seed, start, 1, aligned - start, 0, verbose, callbacks)
+    if aligned < total:
+        _fit(model, config, images, seed, aligned, total // every, every, aligned // every,
+             verbose, callbacks)
+    return model
+
+
+def _fit(model, config: ExperimentConfig, images, seed: int, start: int, epochs: int,
+         steps_per_epoch: int, initial_epoch: int, verbose: int, callbacks: list) -> None:
+    """``fit`` on the paired stream positioned at ``start`` (a pure function of seed and step)."""
     stream = paired_dataset(*images, batch_size=config.train.batch_size, seed=seed,
                             augment=config.train.augment, start_step=start)
-    model.fit(
-        stream,
-        epochs=total // every,
-        steps_per_epoch=every,
-        initial_epoch=start // every,
-        verbose=verbose,
-        shuffle=False,  # the paired pipeline shuffles each domain itself
-        callbacks=[
-            StepLogger(run_dir / "losses.csv", run_dir / "tensorboard", store, start),
-            CheckpointAndMonitor(store, monitor, run_dir / "monitor.csv", start),
-            *callbacks,
-        ],
-    )
-    return model
+    model.fit(stream, epochs=epochs, steps_per_epoch=steps_per_epoch,
+              initial_epoch=initial_epoch, verbose=verbose,
+              shuffle=False,  # the paired pipeline shuffles each domain itself
+              callbacks=callbacks)

@@ -220,3 +220,55 @@ def test_the_checkpoint_where_the_decay_starts_is_never_pruned(tmp_path):
         run = tmp_path / str(start)
         train_lstnet(_with_decay(start, six), IMAGES, run, seed=1, verbose=0)
         assert sorted(p.name for p in (run / "checkpoints").glob("step-*")) == kept
+
+
+def test_resume_onto_another_checkpoint_interval_matches_an_uninterrupted_run(uninterrupted,
+                                                                               tmp_path):
+    """`--steps 3` (interval capped to 3) then `--steps 4` (interval 2), as reproduce.py sets
+    them: the checkpoint at step 3 is off the new interval, so a first epoch of one step leads
+    to step 4; the result is bitwise the 4-step run's, with every step logged once."""
+    reference, reference_dir = uninterrupted
+    short = dataclasses.replace(CONFIG, train=dataclasses.replace(CONFIG.train, steps=3,
+                                                                  checkpoint_every=3))
+    train_lstnet(short, IMAGES, tmp_path, seed=1, verbose=0)
+    resumed = train_lstnet(CONFIG, IMAGES, tmp_path, seed=1, verbose=0)
+    assert resumed.step == 4
+    assert CheckpointStore(tmp_path / "checkpoints").latest_step() == 4
+    for a, b in zip(reference.weights, resumed.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    assert _read_rows(tmp_path / "losses.csv") == _read_rows(reference_dir / "losses.csv")
+
+
+def test_a_checkpoint_past_the_requested_steps_is_refused_with_the_fix(uninterrupted, tmp_path):
+    import shutil
+
+    _, reference_dir = uninterrupted
+    shutil.copytree(reference_dir, tmp_path / "run")
+    two = dataclasses.replace(CONFIG, train=dataclasses.replace(CONFIG.train, steps=2))
+    with pytest.raises(ResumeError, match="past train.steps = 2: pass --steps 4 or more"):
+        train_lstnet(two, IMAGES, tmp_path / "run", seed=1, verbose=0)
+
+
+def test_the_cpu_presets_steps_cannot_change_on_resume_and_the_message_says_why(tmp_path):
+    """`--steps 300` then `--steps 3500` with the cpu preset (its learning rates decay over
+    the run): refused before anything is built, naming the setting, the reason and what may
+    change."""
+    from lstnet_tf.config import load_config
+    from lstnet_tf.training import check_config_of_run
+
+    first = load_config("cpu", {"train": {"steps": 300, "checkpoint_every": 300}})
+    check_config_of_run(first, tmp_path)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "latest").write_text("300")
+    second = load_config("cpu", {"train": {"steps": 3500}})
+    with pytest.raises(ResumeError) as error:
+        check_config_of_run(second, tmp_path)
+    message = str(error.value)
+    assert "train.steps: 300 then, 3500 now" in message
+    assert "decay" in message and "Resumable changes: train.checkpoint_every" in message
+    # Without the decay the same change is accepted.
+    constant = load_config("paper", {"train": {"steps": 300, "checkpoint_every": 300}})
+    check_config_of_run(constant, tmp_path / "paper")
+    (tmp_path / "paper" / "checkpoints").mkdir()
+    (tmp_path / "paper" / "checkpoints" / "latest").write_text("300")
+    check_config_of_run(load_config("paper", {"train": {"steps": 4000}}), tmp_path / "paper")
