@@ -4,11 +4,16 @@ The paper does not describe its classifiers. We use a standard small CNN (two 3x
 blocks of 32 and 64 channels, each conv followed by BatchNorm and ReLU, max-pooling and
 dropout after each block, then Dense 128 and Dense 10), trained with Adam on the training
 split with the same augmentation as LSTNet (or, for the stricter second judge, without any).
-Each is trained once per seed and cached with its validation accuracy.
+Each is trained once per seed and cached with its validation accuracy, under a key that
+includes a fingerprint of the code that defines and trains it (``definition_version``): a
+changed architecture, augmentation or training loop trains new classifiers instead of reusing
+old ones.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import os
 from pathlib import Path
@@ -18,8 +23,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from lstnet_tf import pipeline
 from lstnet_tf.config import ClassifierConfig
-from lstnet_tf.pipeline import augment_images
+from lstnet_tf.files import write_atomically
 
 NUM_CLASSES = 10
 
@@ -58,7 +64,8 @@ def _training_dataset(images, labels, config: ClassifierConfig, seed: int) -> tf
     ds = ds.batch(config.batch_size, drop_remainder=True)
     if config.augment:
         ds = ds.enumerate().map(
-            lambda step, batch: (augment_images(batch[0], tf.stack([tf.cast(seed, tf.int64), step])),
+            lambda step, batch: (pipeline.augment_images(batch[0],
+                                                         tf.stack([tf.cast(seed, tf.int64), step])),
                                  batch[1]),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -82,6 +89,14 @@ def train_classifier(domain: str, train_data, eval_data, config: ClassifierConfi
     return model, accuracy(model, x_test, y_test)
 
 
+def definition_version() -> str:
+    """A fingerprint of the source of everything that decides a classifier: its architecture,
+    its training data stream, the augmentation and the training loop."""
+    parts = (build_classifier, _training_dataset, pipeline.augment_images, train_classifier)
+    source = "".join(inspect.getsource(part) for part in parts)
+    return hashlib.sha256(source.encode()).hexdigest()[:10]
+
+
 def load_or_train_classifier(domain: str, train_data, validation_data, config: ClassifierConfig,
                              seed: int, cache_dir: Path, verbose: int = 1,
                              data_key: str = "") -> tuple[keras.Model, float]:
@@ -90,13 +105,15 @@ def load_or_train_classifier(domain: str, train_data, validation_data, config: C
     split (a different split must not reuse a cached classifier)."""
     epochs = config.mnist_epochs if domain == "mnist" else config.usps_epochs
     key = (f"{domain}-seed{seed}-e{epochs}-b{config.batch_size}-lr{config.learning_rate:g}"
-           f"-aug{int(config.augment)}-s{config.steps_per_epoch}{data_key}")
+           f"-aug{int(config.augment)}-s{config.steps_per_epoch}{data_key}"
+           f"-def{definition_version()}")
     model_path = Path(cache_dir) / f"{key}.keras"
     info_path = model_path.with_suffix(".json")
     if model_path.is_file() and info_path.is_file():
         print(f"Using cached {domain} classifier {model_path}")
         info = json.loads(info_path.read_text())
-        return keras.models.load_model(model_path), info["validation_accuracy"]
+        # Uncompiled: a judge only predicts, and carries no optimizer state into copies.
+        return keras.models.load_model(model_path, compile=False), info["validation_accuracy"]
     judge = "augmented" if config.augment else "no augmentation"
     print(f"Training the {domain} classifier ({judge}, {epochs} epochs, seed {seed})", flush=True)
     model, validation_accuracy = train_classifier(domain, train_data, validation_data, config,
@@ -105,9 +122,9 @@ def load_or_train_classifier(domain: str, train_data, validation_data, config: C
     tmp = model_path.with_name(f".tmp-{model_path.name}")
     model.save(tmp)
     os.replace(tmp, model_path)
-    tmp_info = info_path.with_name(f".tmp-{info_path.name}")
-    tmp_info.write_text(json.dumps({"validation_accuracy": validation_accuracy, "epochs": epochs}))
-    os.replace(tmp_info, info_path)
+    write_atomically(info_path, json.dumps({"validation_accuracy": validation_accuracy,
+                                            "epochs": epochs,
+                                            "definition_version": definition_version()}))
     print(f"{domain} classifier validation accuracy: {validation_accuracy:.4f}")
     return model, validation_accuracy
 
