@@ -42,7 +42,9 @@ class Runner:
                  download: bool | None = None, verbose: int = 2, command: str | None = None):
         self.config, self.work = config, Path(work_dir)
         self.data_dir, self.download, self.verbose = data_dir, download, verbose
-        self.command = command or "python " + " ".join([Path(sys.argv[0]).name] + sys.argv[1:])
+        program = Path(sys.argv[0]).name  # reproduce.py, or the installed lstnet-reproduce
+        self.command = command or " ".join(
+            [f"python {program}" if program.endswith(".py") else program] + sys.argv[1:])
         # The code that runs is the code at start-up (a seed can take an hour).
         self.environment = environment()
         self._splits = None

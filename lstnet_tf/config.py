@@ -1,7 +1,7 @@
 """Typed experiment configuration with per-preset file overrides.
 
 The dataclass defaults are the paper's setting (section 3 and Table 1). A preset in
-``configs/<name>.yaml`` overrides any subset of fields; command-line overrides (``--steps``)
+``lstnet_tf/configs/<name>.yaml`` overrides any subset of fields; command-line overrides (``--steps``)
 are applied last. The fully resolved config is written next to every result.
 """
 
@@ -17,7 +17,7 @@ import yaml
 from lstnet_tf.methods import METHODS
 from lstnet_tf.precision import PRECISIONS
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # shipped as package data
 EVAL_WEIGHTS = ("raw", "ema")
 EVAL_BATCH_NORM = ("moving", "recomputed", "batch")
 
@@ -248,7 +248,7 @@ def _merge(instance: Any, overrides: dict[str, Any], path: str) -> Any:
 
 
 def load_config(preset: str, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
-    """Loads ``configs/<preset>.yaml`` over the paper defaults, then ``overrides``."""
+    """Loads ``lstnet_tf/configs/<preset>.yaml`` over the paper defaults, then ``overrides``."""
     path = CONFIG_DIR / f"{preset}.yaml"
     if not path.is_file():
         raise ConfigError(

@@ -292,7 +292,9 @@ def overview_png(written: Sequence[Written], previews: Sequence[np.ndarray],
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m lstnet_tf.translate",
+        # The installed console script, or the module run from a checkout.
+        prog=("lstnet-translate" if Path(sys.argv[0]).name == "lstnet-translate"
+              else "python -m lstnet_tf.translate"),
         description="Translate digit images between USPS (16x16) and MNIST (28x28) with a "
                     "trained LSTNet. Any PNG/JPEG digit works: it is first brought into the "
                     "source dataset's format (grayscale, dark background, size-normalised, "

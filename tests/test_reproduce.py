@@ -8,7 +8,6 @@ processes and must fail before TensorFlow is even imported.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
 import os
@@ -499,10 +498,9 @@ def test_summary_prints_the_table1_networks():
 
 @pytest.fixture(scope="module")
 def reproduce():
-    """reproduce.py imported as a module (its main() is not run)."""
-    spec = importlib.util.spec_from_file_location("reproduce_under_test", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """The command behind reproduce.py, imported (its main() is not run)."""
+    import lstnet_experiments.reproduce as module
+
     return module
 
 

@@ -1,0 +1,276 @@
+"""Regenerates Table 2 of the LSTNet paper (ESANN 2020) and its figures.
+
+    python reproduce.py --all                      # preset chosen for this machine
+    python reproduce.py --all --preset cpu --seeds 0 1 2
+    python reproduce.py --all --preset cpu --method unit --out results/methods/unit
+    python reproduce.py --summary --preset paper   # Table 1 networks, keras summaries
+
+(``lstnet-reproduce`` is the same command once the package is installed.)
+
+Steps of --all, per seed: train (or load cached) MNIST and USPS classifiers on the training
+sets minus a fixed validation split, train LSTNet (resuming from the last checkpoint in
+--work-dir if a run was interrupted), score every evaluation variant on validation, read the
+test sets once for the configured variant, and write seed<N>.json, the seed's translator
+models and logs to --out. Table 2 is then rebuilt from every seed file in --out, so a later
+run with another seed adds to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from pathlib import Path
+
+from lstnet_tf.config import ConfigError, available_presets, load_config
+from lstnet_tf.methods import METHODS
+from lstnet_tf.precision import PRECISIONS
+
+
+def parse_args(argv=None):
+    presets = available_presets()
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--all", action="store_true",
+                        help="classifiers, LSTNet training, evaluation, Table 2 and figures")
+    action.add_argument("--summary", action="store_true",
+                        help="print keras.Model.summary() of every Table 1 network and exit")
+    parser.add_argument("--preset", choices=presets, default=None,
+                        help=f"configuration preset from lstnet_tf/configs/ ({', '.join(presets)}); "
+                             "default: 'paper' when TensorFlow sees a GPU, else 'cpu'")
+    parser.add_argument("--method", choices=list(METHODS), default="lstnet",
+                        help="the objective trained over the Table 1 networks: lstnet (the "
+                             "paper), an ablation or a related method (README, 'Compared on "
+                             "equal terms'); default: lstnet")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
+                        help="one LSTNet run (and classifier pair) per seed; several seeds give "
+                             "mean ± std (default: 0)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="override the preset's number of LSTNet training steps (a multiple "
+                             "of its checkpoint interval)")
+    parser.add_argument("--width", type=float, default=None,
+                        help="override the preset's width multiplier (every Table 1 channel "
+                             "count times WIDTH; 1.0 is the paper's networks)")
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
+                        help="override the preset's compute precision (auto: mixed_float16 on "
+                             "a GPU; on a CPU the faster of float32 and mixed_bfloat16, timed "
+                             "at the start where the CPU has bfloat16 instructions)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="directory holding mnist/ and usps/ data files (else "
+                             "$LSTNET_DATA_DIR, then the per-user cache; see README)")
+    parser.add_argument("--no-download", action="store_true",
+                        help="never download missing data (same as LSTNET_NO_DOWNLOAD=1)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where tables and figures go (default: results/<preset>, or "
+                             "results/<preset>_<method> for another method, in the current "
+                             "directory)")
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="checkpoints, logs and cached classifiers (default: runs/<preset> in "
+                             "the current directory)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log lines (hidden by default; also "
+                             "LSTNET_VERBOSE=1)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="one progress line per epoch instead of live progress bars "
+                             "(automatic when the output is not a terminal)")
+    args = parser.parse_args(argv)
+
+    if len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
+        parser.error(f"--seeds must be distinct non-negative integers, got {args.seeds}")
+    if args.steps is not None and args.steps < 1:
+        parser.error(f"--steps must be a positive integer, got {args.steps}")
+    if args.data_dir is not None and not args.data_dir.is_dir():
+        parser.error(f"--data-dir {args.data_dir} is not a directory")
+    for flag in ("out", "work_dir"):
+        path = getattr(args, flag)
+        if path is not None and path.exists() and not path.is_dir():
+            parser.error(f"--{flag.replace('_', '-')} {path} exists and is not a directory")
+    args.preset_reason = "chosen with --preset"
+    if args.preset is None:
+        args.preset, args.preset_reason = _default_preset()
+    train_overrides = {}
+    if args.steps is not None:
+        every = load_config(args.preset).train.checkpoint_every
+        train_overrides.update(steps=args.steps, checkpoint_every=min(every, args.steps))
+    if args.precision is not None:
+        train_overrides["precision"] = args.precision
+    overrides = {"train": train_overrides} if train_overrides else {}
+    if args.method != "lstnet":
+        overrides["method"] = args.method
+    if args.width is not None:
+        overrides["model"] = {"width": args.width}
+    args.overridden = [f"{section}.{field}={value}" for section, fields in overrides.items()
+                       if isinstance(fields, dict) for field, value in fields.items()]
+    try:
+        args.config = load_config(args.preset, overrides)
+    except ConfigError as error:
+        parser.error(str(error))
+    return args
+
+
+def _default_preset() -> tuple[str, str]:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return "paper", f"TensorFlow sees {len(gpus)} GPU(s)"
+    return "cpu", "TensorFlow sees no GPU, so the reduced CPU preset"
+
+
+@contextlib.contextmanager
+def _phase(timings: dict, name: str):
+    """Announces a phase and records its wall time in ``timings``."""
+    print(f"\n== {name} ==", flush=True)
+    start = time.time()
+    yield
+    timings[name] = round(time.time() - start, 1)
+    print(f"== {name}: {timings[name]:.0f} s ==", flush=True)
+
+
+def run_all(args) -> int:
+    import json
+
+    from lstnet_experiments.report import check_compatible, write_table2
+    from lstnet_experiments.runner import Runner
+
+    config = args.config
+    out = args.out or Path("results") / (config.preset if config.method == "lstnet"
+                                         else f"{config.preset}_{config.method}")
+    work = args.work_dir or Path("runs") / config.preset
+    download = False if args.no_download else None
+    # Live progress bars on a terminal; one line per epoch in a log file or with --quiet.
+    verbose = 1 if sys.stdout.isatty() and not args.quiet else 2
+    print(f"Preset '{config.preset}' ({args.preset_reason}): {config.description}")
+    if config.method != "lstnet":
+        print(f"Method '{config.method}': its objective over the same networks, data and "
+              "judges (lstnet_tf/methods/).")
+    if args.overridden:
+        print(f"Overridden on the command line: {', '.join(args.overridden)}")
+    print(f"Seeds {args.seeds}, {config.train.steps} LSTNet steps each, width "
+          f"{config.model.width}, precision {config.train.precision}; evaluated as "
+          f"{config.eval.weights} weights with {config.eval.batch_norm} BatchNorm statistics.")
+    # Before any training: never mix or overwrite another configuration's seed files, and
+    # never read a seed's test set twice.
+    done = set(check_compatible(out, json.loads(json.dumps(config.to_dict()))))
+    seeds = [seed for seed in args.seeds if seed not in done]
+    if done & set(args.seeds):
+        print(f"Seeds {sorted(done & set(args.seeds))} already have results in {out} (their "
+              f"test sets were read): kept as they are. Delete seed<N>.json to redo one.")
+    print(_time_estimate(config, len(seeds)))
+    print(f"Per-seed results, Table 2 and figures go to {out}; checkpoints to {work}.",
+          flush=True)
+
+    runner = Runner(config, work, args.data_dir, download, verbose)
+    timings: dict = {}
+    started = time.time()
+    if seeds:  # nothing to train: no data to load, only the table to rebuild
+        with _phase(timings, "load data (training and validation splits)"):
+            for split, domains in runner.splits.items():
+                print(f"{split}: " + ", ".join(f"{d} {x.shape}" for d, (x, _) in domains.items()))
+
+    for seed in seeds:
+        with _phase(timings, f"seed {seed}"):
+            result = runner.run_seed(seed, out)
+            print(f"seed {seed}: test accuracy {result['test']['augmented']['lstnet']}, "
+                  f"source-only {result['test']['augmented']['source_only']}; "
+                  f"wrote {out / f'seed{seed}.json'}", flush=True)
+        # The figures show the lowest seed of the directory, so that adding seeds later never
+        # replaces them; drawn right after it, so that an interrupted run leaves them.
+        if seed == min(done | set(seeds)):
+            with _phase(timings, "figures"):
+                _write_figures(runner.last, out, seed, config.preset)
+        write_table2(out)
+    write_table2(out)  # also when every requested seed was already there
+    total = time.time() - started
+    print(f"\nTable 2 ({config.preset}, every seed file in {out}; this run: seeds {args.seeds}, "
+          f"{total / 60:.1f} min):")
+    print((out / "table2.md").read_text().split("## Provenance")[0])
+    return 0
+
+
+def _time_estimate(config, seeds: int, env: dict | None = None) -> str:
+    """From the committed benchmark of this preset's width nearest to this machine (``env``,
+    default: this machine), at the precision the preset would train in there (``auto``
+    decided by its rule, with the benchmark's timings and this machine's flags). Says plainly
+    when the figure comes from another machine."""
+    import json
+    import math
+
+    from lstnet_experiments.bench import benchmarks_nearest_first
+    from lstnet_tf.files import machine
+    from lstnet_tf.precision import resolve_precision
+
+    env = env or machine()
+    for path, relation in benchmarks_nearest_first(env):
+        run = json.loads(path.read_text())
+        seconds = {r["precision"]: r["seconds_per_iteration_median"] for r in run["rows"]
+                   if r["width"] == config.model.width and r["reuse_forward"]
+                   and not r["jit_compile"]}
+        own = relation == "this machine's CPU"
+        precision = resolve_precision(
+            config.train.precision, time_step=lambda p: seconds.get(p, math.inf), has_gpu=False,
+            flags=set(env.get("cpu_flags") or ())).precision
+        if precision in seconds:
+            minutes = seconds[precision] * config.train.steps * seeds / 60
+            where = (f"on this machine's CPU, {run['environment']['cpu']}" if own else
+                     f"on {run['environment']['cpu']}, {relation} (no benchmark of "
+                     f"{env['cpu']} is committed; expect this CPU to differ)")
+            return (f"Estimated training time: ~{minutes:.0f} min, from the {precision} step "
+                    f"measured {where} (results/benchmarks/{path.name}). Classifiers come on "
+                    "top.")
+    return ("No committed benchmark for this width and precision: run time unknown (see "
+            "docs/speed.md).")
+
+
+def _write_figures(first: dict, out: Path, seed: int, preset: str):
+    from lstnet_experiments import plots
+    from lstnet_tf.classifier import predict_labels
+    from lstnet_tf.evaluate import apply_in_batches
+    from lstnet_tf.directions import SOURCE_AND_TARGET
+
+    model, classifiers, test, translators = (first["model"], first["classifiers"], first["test"],
+                                             first["translators"])
+    n = 12
+    for direction, translate in translators.items():
+        source, target = SOURCE_AND_TARGET[direction]
+        x, y = test[source]
+        back = translators["mnist_to_usps" if direction == "usps_to_mnist" else "usps_to_mnist"]
+        translated = apply_in_batches(translate, x[:n])
+        plots.translation_grid(
+            x[:n], translated, apply_in_batches(back, translated),
+            predict_labels(classifiers[target], translated), y[:n],
+            f"{source.upper()} → {target.upper()} ({preset}, seed {seed}, first {n} test images)",
+            out / f"translations_{direction}.png")
+    plots.loss_curves(out / f"losses_seed{seed}.csv", out / "losses.png",
+                      f"LSTNet losses ({preset}, seed {seed})")
+    monitored = sorted(int(p.stem[len("monitor_seed"):]) for p in out.glob("monitor_seed*.csv"))
+    plots.monitor_figure(out, f"Translated validation-subset accuracy ({preset}, seeds "
+                              f"{monitored})")
+    k = 1000
+    (x1, y1), (x2, y2) = test["mnist"], test["usps"]
+    plots.latent_embedding(apply_in_batches(model.encode_1, x1[:k]),
+                           apply_in_batches(model.encode_2, x2[:k]), y1[:k], y2[:k],
+                           out / "latent_embedding.png",
+                           f"PCA of latent codes, {k} test images per domain ({preset}, seed {seed})")
+
+
+def main(argv=None) -> int:
+    from lstnet_tf.console import hide_tensorflow_logs
+
+    hide_tensorflow_logs("--verbose" in (sys.argv[1:] if argv is None else argv))
+    args = parse_args(argv)
+    if args.summary:
+        from lstnet_tf.models import print_summaries
+
+        print(f"Table 1 networks, preset '{args.config.preset}' (width {args.config.model.width})")
+        print_summaries(args.config.model)
+        return 0
+    from lstnet_tf.console import run_reporting_errors
+
+    return run_reporting_errors(lambda: run_all(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
