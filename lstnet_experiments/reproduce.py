@@ -172,7 +172,8 @@ def run_all(args) -> int:
 
     for seed in seeds:
         with _phase(timings, f"seed {seed}"):
-            result = runner.run_seed(seed, out)
+            finished = runner.run_seed(seed, out)
+            result = finished.result
             print(f"seed {seed}: test accuracy {result['test']['augmented']['lstnet']}, "
                   f"source-only {result['test']['augmented']['source_only']}; "
                   f"wrote {out / f'seed{seed}.json'}", flush=True)
@@ -180,7 +181,7 @@ def run_all(args) -> int:
         # replaces them; drawn right after it, so that an interrupted run leaves them.
         if seed == min(done | set(seeds)):
             with _phase(timings, "figures"):
-                _write_figures(runner.last, out, seed, config.preset)
+                _write_figures(finished, out, seed, config.preset)
         write_table2(out)
     write_table2(out)  # also when every requested seed was already there
     total = time.time() - started
@@ -224,14 +225,14 @@ def _time_estimate(config, seeds: int, env: dict | None = None) -> str:
             "docs/speed.md).")
 
 
-def _write_figures(first: dict, out: Path, seed: int, preset: str):
+def _write_figures(first, out: Path, seed: int, preset: str):
     from lstnet_experiments import plots
     from lstnet_tf.classifier import predict_labels
     from lstnet_tf.evaluate import apply_in_batches
     from lstnet_tf.directions import SOURCE_AND_TARGET
 
-    model, classifiers, test, translators = (first["model"], first["classifiers"], first["test"],
-                                             first["translators"])
+    model, classifiers, test, translators = (first.model, first.classifiers, first.test,
+                                             first.translators)
     n = 12
     for direction, translate in translators.items():
         source, target = SOURCE_AND_TARGET[direction]

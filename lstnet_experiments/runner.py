@@ -162,23 +162,39 @@ class Runner:
 
     # --------------------------------------------------------------- a seed
 
-    def run_seed(self, seed: int, out_dir: Path) -> dict:
-        """Classifiers, training, validation study, test, then ``seed<N>.json``, the seed's
-        logs, its two standalone translator models and its two classifiers in ``out_dir``."""
-        timings, out_dir = {}, Path(out_dir)
-        start = time.time()
-        classifiers, classifier_validation = self.classifiers(seed, augment=True)
+    def judges(self, seed: int) -> tuple[dict, dict]:
+        """The seed's judges by name (``augmented``: its own classifiers, which also monitor
+        training; ``plain``: one fixed pair, trained with seed 0, the same strict judge of
+        every seed) and the augmented pair's validation accuracies."""
+        classifiers, validation_accuracy = self.classifiers(seed, augment=True)
         judges = {"augmented": classifiers}
         if self.config.eval.second_judge:
-            # One fixed pair for every seed (trained with seed 0): the same strict judge of all.
             judges["plain"], _ = self.classifiers(0, augment=False)
+        return judges, validation_accuracy
+
+    def ship(self, out_dir: Path, seed: int, paths: dict, classifiers: dict) -> None:
+        """The seed's two translator models and its two classifiers (for translate's predicted
+        labels) as standalone files in ``out_dir/models/seed<N>/``."""
+        models = Path(out_dir) / "models" / f"seed{seed}"
+        for direction, path in paths.items():
+            save_shipped(path, models / f"{direction}.keras")
+        for domain, classifier in classifiers.items():
+            save_shipped(classifier, models / f"{domain}_classifier.keras")
+
+    def run_seed(self, seed: int, out_dir: Path) -> "SeedRun":
+        """Classifiers, training, validation study, test, then ``seed<N>.json``, the seed's
+        logs and per-image correctness, its two standalone translator models and its two
+        classifiers in ``out_dir``."""
+        timings, out_dir = {}, Path(out_dir)
+        start = time.time()
+        judges, classifier_validation = self.judges(seed)
+        classifiers = judges["augmented"]
         timings["classifiers"] = round(time.time() - start, 1)
 
         start, before = time.time(), _completed_steps(self.run_dir(seed))
         model = self.train(seed, classifiers)
         timings["training"] = round(time.time() - start, 1)
         trained = model.step - before
-        seconds_per_step = round(timings["training"] / trained, 4) if trained else None
 
         start = time.time()
         print(f"Validation study (seed {seed}, final step {model.step}):", flush=True)
@@ -187,35 +203,38 @@ class Runner:
         paths = self.prepared_translators(model, **evaluated)
         # Shipped before scoring: "batch" scoring runs the copies in training mode, which
         # moves their BatchNorm statistics.
-        models = out_dir / "models" / f"seed{seed}"
-        for direction, path in paths.items():
-            save_shipped(path, models / f"{direction}.keras")
-        for domain, classifier in classifiers.items():  # for translate's predicted labels
-            save_shipped(classifier, models / f"{domain}_classifier.keras")
+        self.ship(out_dir, seed, paths, classifiers)
         scored = {d: scoring_function(p, evaluated["batch_norm"]) for d, p in paths.items()}
         test_results, test_per_image, test = self.test_evaluation(scored, judges)
-        validation_per_image = {judge: direction_correct(scored, judge_classifiers,
-                                                         self.splits["validation"])
-                                for judge, judge_classifiers in judges.items()}
+        validation_per_image = {name: direction_correct(scored, judge, self.splits["validation"])
+                                for name, judge in judges.items()}
         timings["evaluation"] = round(time.time() - start, 1)
+
         save_per_image(out_dir / f"correct_seed{seed}.npz",
                        {"validation": validation_per_image, "test": test_per_image})
-
-        run_dir = self.run_dir(seed)
         for name in ("losses", "monitor"):
-            write_atomically(out_dir / f"{name}_seed{seed}.csv", (run_dir / f"{name}.csv").read_bytes())
-        result = {
+            write_atomically(out_dir / f"{name}_seed{seed}.csv",
+                             (self.run_dir(seed) / f"{name}.csv").read_bytes())
+        result = self.seed_record(seed, model, evaluated, test_results, {
+            "classifier_accuracy": classifier_validation,
+            "source_only": evaluate_source_only(classifiers, self.splits["validation"]),
+            "variants": study,
+        }, timings, trained)
+        write_atomically(seed_file(out_dir, seed), json.dumps(result, indent=2) + "\n")
+        return SeedRun(result, model, classifiers, test, scored)
+
+    def seed_record(self, seed: int, model, evaluated: dict, test_results: dict,
+                    validation: dict, timings: dict, trained: int) -> dict:
+        """``seed<N>.json``: the numbers, the precision, the timing and the provenance."""
+        seconds_per_step = round(timings["training"] / trained, 4) if trained else None
+        return {
             "seed": seed,
             "preset": self.config.preset,
             "method": self.config.method,
             "step": model.step,
             "evaluated": variant_name(**evaluated),
             "test": test_results,
-            "validation": {
-                "classifier_accuracy": classifier_validation,
-                "source_only": evaluate_source_only(classifiers, self.splits["validation"]),
-                "variants": study,
-            },
+            "validation": validation,
             "precision": model.precision_choice.to_dict(),
             "timing": {"seconds_per_step": seconds_per_step, "steps_trained": trained,
                        "wall_seconds": timings},
@@ -224,17 +243,24 @@ class Runner:
                 "config": self.config.to_dict(),
                 "data_split": self.data_split_description(),
                 "labels_read": "classifiers: training labels (fit part) and validation labels; "
-                               "LSTNet: none; monitor and variant study: validation labels of "
-                               "both domains; test labels: once, for the reported numbers",
+                               "translators: none; monitor and variant study: validation labels "
+                               "of both domains; test labels: once, for the reported numbers",
                 "environment": self.environment,
                 "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
             },
         }
-        write_atomically(seed_file(out_dir, seed), json.dumps(result, indent=2) + "\n")
-        # For the figures: the scored translation functions and the test images already read.
-        self.last = {"model": model, "classifiers": classifiers, "test": test,
-                     "translators": scored}
-        return result
+
+
+@dataclasses.dataclass
+class SeedRun:
+    """What a finished seed hands to the figures: its record, the trained model, its judges,
+    the test images already read and the scored translation functions."""
+
+    result: dict
+    model: object
+    classifiers: dict
+    test: dict
+    translators: dict
 
 
 def save_per_image(path: Path, correct: dict) -> None:
