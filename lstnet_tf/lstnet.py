@@ -195,19 +195,19 @@ class LSTNet(keras.Model):
 
     def translate_all(self, x1, x2, training: bool) -> dict:
         """Every encoder/generator output that the objective's terms need."""
-        (enc1, enc2), (gen1, gen2) = self.networks.encoders, self.networks.generators
-        z1, z2 = enc1(x1, training=training), enc2(x2, training=training)
+        n = self.networks
+        z1, z2 = n.enc_1(x1, training=training), n.enc_2(x2, training=training)
         t = {"z1": z1, "z2": z2,
-             "x12": gen2(z1, training=training), "x21": gen1(z2, training=training)}
+             "x12": n.gen_2(z1, training=training), "x21": n.gen_1(z2, training=training)}
         uses = set(self.GENERATOR_TERMS)
         if "cycle_1" in uses:
-            t["x11"] = gen1(z1, training=training)
+            t["x11"] = n.gen_1(z1, training=training)
         if "cycle_2" in uses:
-            t["x22"] = gen2(z2, training=training)
+            t["x22"] = n.gen_2(z2, training=training)
         if "cycle_3" in uses:
-            t["x121"] = gen1(enc2(t["x12"], training=training), training=training)
+            t["x121"] = n.gen_1(n.enc_2(t["x12"], training=training), training=training)
         if "cycle_4" in uses:
-            t["x212"] = gen2(enc1(t["x21"], training=training), training=training)
+            t["x212"] = n.gen_2(n.enc_1(t["x21"], training=training), training=training)
         return t
 
     def term_weights(self) -> dict[str, float]:
@@ -218,11 +218,12 @@ class LSTNet(keras.Model):
     def discriminator_terms(self, x1, x2, t) -> dict:
         """D1: real x1 = 1, G1(E2(x2)) = 0; D2 the mirror; D_l: E1(x1) = 1, E2(x2) = 0.
         Unevaluated: only the terms in ``DISCRIMINATOR_TERMS`` are computed."""
-        (disc1, disc2), disc_l = self.networks.image_discriminators, self.networks.latent_discriminator
+        n = self.networks
         return {
-            "d_adv_1": lambda: _bce(1.0, disc1(x1)) + _bce(0.0, disc1(t["x21"])),
-            "d_adv_2": lambda: _bce(1.0, disc2(x2)) + _bce(0.0, disc2(t["x12"])),
-            "d_adv_latent": lambda: _bce(1.0, disc_l(t["z1"])) + _bce(0.0, disc_l(t["z2"])),
+            "d_adv_1": lambda: _bce(1.0, n.disc_1(x1)) + _bce(0.0, n.disc_1(t["x21"])),
+            "d_adv_2": lambda: _bce(1.0, n.disc_2(x2)) + _bce(0.0, n.disc_2(t["x12"])),
+            "d_adv_latent": lambda: (_bce(1.0, n.disc_latent(t["z1"]))
+                                     + _bce(0.0, n.disc_latent(t["z2"]))),
         }
 
     def generator_terms(self, x1, x2, t) -> dict:
@@ -232,11 +233,12 @@ class LSTNet(keras.Model):
         The real-image halves of J_AN1 and J_AN2 do not depend on the encoders/generators, so
         only the translated halves appear here.
         """
-        (disc1, disc2), disc_l = self.networks.image_discriminators, self.networks.latent_discriminator
+        n = self.networks
         return {
-            "g_adv_1": lambda: _bce(1.0, disc1(t["x21"])),
-            "g_adv_2": lambda: _bce(1.0, disc2(t["x12"])),
-            "g_adv_latent": lambda: _bce(0.0, disc_l(t["z1"])) + _bce(1.0, disc_l(t["z2"])),
+            "g_adv_1": lambda: _bce(1.0, n.disc_1(t["x21"])),
+            "g_adv_2": lambda: _bce(1.0, n.disc_2(t["x12"])),
+            "g_adv_latent": lambda: (_bce(0.0, n.disc_latent(t["z1"]))
+                                     + _bce(1.0, n.disc_latent(t["z2"]))),
             "cycle_1": lambda: _l1(x1, t["x11"]),
             "cycle_2": lambda: _l1(x2, t["x22"]),
             "cycle_3": lambda: _l1(x1, t["x121"]),
@@ -298,18 +300,18 @@ class LSTNet(keras.Model):
     # ------------------------------------------------------------ inference
 
     def encode_1(self, x1):
-        return self.networks.encoders[0](x1, training=False)
+        return self.networks.enc_1(x1, training=False)
 
     def encode_2(self, x2):
-        return self.networks.encoders[1](x2, training=False)
+        return self.networks.enc_2(x2, training=False)
 
     def translate_1_to_2(self, x1):
         """MNIST -> USPS: G2(E1(x1)), BatchNorm in inference mode (no state changes)."""
-        return self.networks.generators[1](self.encode_1(x1), training=False)
+        return self.networks.gen_2(self.encode_1(x1), training=False)
 
     def translate_2_to_1(self, x2):
         """USPS -> MNIST: G1(E2(x2)), BatchNorm in inference mode (no state changes)."""
-        return self.networks.generators[0](self.encode_2(x2), training=False)
+        return self.networks.gen_1(self.encode_2(x2), training=False)
 
 
 class ReferenceLSTNet(LSTNet):

@@ -190,6 +190,16 @@ class LSTNetNetworks:
     encoders: tuple[keras.Model, keras.Model]  # E1 = E_s o E1*, E2 = E_s o E2*
     generators: tuple[keras.Model, keras.Model]  # G1 = G1* o G_s, G2 = G2* o G_s
 
+    # Named parts: E1, E2, G1, G2, D1, D2, D_l of the paper (domain 1 is MNIST, 2 USPS), so
+    # that no reader has to map tuple positions to the paper's indices.
+    enc_1 = property(lambda self: self.encoders[0])
+    enc_2 = property(lambda self: self.encoders[1])
+    gen_1 = property(lambda self: self.generators[0])
+    gen_2 = property(lambda self: self.generators[1])
+    disc_1 = property(lambda self: self.image_discriminators[0])
+    disc_2 = property(lambda self: self.image_discriminators[1])
+    disc_latent = property(lambda self: self.latent_discriminator)
+
     @property
     def shared_encoder(self) -> keras.Model:
         return self._the_shared("shared_encoders")

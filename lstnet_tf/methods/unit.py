@@ -75,20 +75,21 @@ class UNIT(LSTNet):
     def sample(self, mu, draw: int):
         """z = mu + eta, eta ~ N(0, I); ``draw`` numbers the step's four draws."""
         step = tf.cast(self.completed_steps, tf.int32)
-        eta = tf.random.stateless_normal(tf.shape(mu), seed=tf.stack([tf.convert_to_tensor(self.noise_key), 4 * step + draw]))
+        seed = tf.stack([tf.convert_to_tensor(self.noise_key), 4 * step + draw])
+        eta = tf.random.stateless_normal(tf.shape(mu), seed=seed)
         return mu + tf.cast(eta, mu.dtype)
 
     def translate_all(self, x1, x2, training: bool) -> dict:
-        (enc1, enc2), (gen1, gen2) = self.networks.encoders, self.networks.generators
-        mu1, mu2 = enc1(x1, training=training), enc2(x2, training=training)
+        n = self.networks
+        mu1, mu2 = n.enc_1(x1, training=training), n.enc_2(x2, training=training)
         z1, z2 = self.sample(mu1, 0), self.sample(mu2, 1)
-        x12, x21 = gen2(z1, training=training), gen1(z2, training=training)
-        mu12, mu21 = enc2(x12, training=training), enc1(x21, training=training)
+        x12, x21 = n.gen_2(z1, training=training), n.gen_1(z2, training=training)
+        mu12, mu21 = n.enc_2(x12, training=training), n.enc_1(x21, training=training)
         return {
             "mu1": mu1, "mu2": mu2, "mu12": mu12, "mu21": mu21, "x12": x12, "x21": x21,
-            "x11": gen1(z1, training=training), "x22": gen2(z2, training=training),
-            "x121": gen1(self.sample(mu12, 2), training=training),
-            "x212": gen2(self.sample(mu21, 3), training=training),
+            "x11": n.gen_1(z1, training=training), "x22": n.gen_2(z2, training=training),
+            "x121": n.gen_1(self.sample(mu12, 2), training=training),
+            "x212": n.gen_2(self.sample(mu21, 3), training=training),
         }
 
     def generator_terms(self, x1, x2, t) -> dict:

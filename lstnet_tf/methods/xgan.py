@@ -43,9 +43,8 @@ class XGAN(LSTNet):
 
     def translate_all(self, x1, x2, training: bool) -> dict:
         t = super().translate_all(x1, x2, training)  # z1, z2, x12, x21, x11, x22
-        (enc1, enc2) = self.networks.encoders
-        t["z12"] = enc2(t["x12"], training=training)  # e2(d2(e1(x1)))
-        t["z21"] = enc1(t["x21"], training=training)  # e1(d1(e2(x2)))
+        t["z12"] = self.networks.enc_2(t["x12"], training=training)  # e2(d2(e1(x1)))
+        t["z21"] = self.networks.enc_1(t["x21"], training=training)  # e1(d1(e2(x2)))
         return t
 
     def generator_terms(self, x1, x2, t) -> dict:
