@@ -145,7 +145,10 @@ def _split_text(split: dict) -> str:
 def table_markdown(rows: list[dict], summary: dict, results: dict) -> str:
     seeds = summary["seeds"]
     lines = [
-        f"# Table 2 — preset `{summary['preset']}`",
+        f"# Table 2 — preset `{summary['preset']}`"
+        + ("" if summary["method"] == "lstnet" else
+           f", method `{summary['method']}` (its numbers stand in the columns named LSTNet "
+           "(ours); the comparison with LSTNet is results/methods/table.md)"),
         "",
         "Accuracy of the target-domain classifier on the translated test set (USPS: standard "
         "7291/2007 split at 16×16). CoGAN, UNIT, DeepJDOT and LSTNet (paper) are the published "
@@ -218,6 +221,7 @@ def summarize(results: dict[int, dict]) -> dict:
     first = next(iter(results.values()))
     return {
         "preset": first["preset"],
+        "method": first.get("method", "lstnet"),  # seed files before methods: LSTNet's
         "seeds": list(results),
         "evaluated": first["evaluated"],
         "validation": first["provenance"]["data_split"],
