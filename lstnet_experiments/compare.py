@@ -61,6 +61,11 @@ def parse_args(argv=None):
     args.results = {name: r for name, r in args.results.items() if r}
     if "lstnet" not in args.results:
         parser.error(f"no seed<N>.json in {args.lstnet}")
+    for name, results in args.results.items():
+        trained = {r.get("method", "lstnet") for r in results.values()}
+        if trained != {name}:
+            parser.error(f"{args.directories[name]} holds seeds of {sorted(trained)}, not of "
+                         f"{name}: each method's results go to <methods>/<method>/")
     return args
 
 

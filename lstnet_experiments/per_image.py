@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from lstnet_experiments.report import ResultsError, read_seed_results
-from lstnet_tf.config import ExperimentConfig, _merge, with_defaults
+from lstnet_tf.config import config_from_record
 from lstnet_tf.console import run_command
 from lstnet_tf.directions import DIRECTIONS
 
@@ -64,7 +64,7 @@ def run(args) -> int:
     from lstnet_tf.shipped_models import load_translator
 
     for seed, result in args.seed_results.items():
-        config = _merge(ExperimentConfig(), with_defaults(result["provenance"]["config"]), "")
+        config = config_from_record(result["provenance"]["config"])
         runner = Runner(config, args.work_dir, args.data_dir, download=False,
                         command=args.command)
         judges = {"augmented": runner.classifiers(seed, augment=True)[0]}

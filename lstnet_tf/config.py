@@ -247,6 +247,12 @@ def _merge(instance: Any, overrides: dict[str, Any], path: str) -> Any:
     return dataclasses.replace(instance, **changes)
 
 
+def config_from_record(recorded: dict) -> ExperimentConfig:
+    """The config a seed file recorded (``provenance.config``), fields added since at their
+    defaults."""
+    return _merge(ExperimentConfig(), with_defaults(recorded), "")
+
+
 def load_config(preset: str, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
     """Loads ``lstnet_tf/configs/<preset>.yaml`` over the paper defaults, then ``overrides``."""
     path = CONFIG_DIR / f"{preset}.yaml"

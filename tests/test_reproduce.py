@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -368,6 +369,61 @@ def test_paired_study_rescores_the_shipped_models_on_validation_only(smoke_run, 
         assert row["a"] == row["b"] == pytest.approx(recorded[direction], abs=1.5 / row["images"])
         assert (row["only_a"], row["only_b"], row["p_value"]) == (0, 0, 1.0)
     assert "only A right" in (tmp_path / "paired.md").read_text()
+
+
+def test_per_image_recomputation_equals_what_the_runner_saved(smoke_run, shared_data_dir,
+                                                             tmp_path):
+    """per_image rebuilds a seed's per-image correctness from its shipped files; on a seed
+    that saved its own, both agree image by image up to the few images that float16 storage
+    of the (here untrained, so fragile) translators may move."""
+    from lstnet_experiments import per_image
+    from lstnet_experiments.runner import load_per_image
+
+    out = _copy_of_out(smoke_run, tmp_path)
+    saved = load_per_image(out / "correct_seed0.npz")
+    (out / "correct_seed0.npz").unlink()
+    assert per_image.main([str(out), "--seeds", "0", "--work-dir", str(smoke_run.work),
+                           "--data-dir", str(shared_data_dir)]) == 0
+    rebuilt = load_per_image(out / "correct_seed0.npz")
+    for split in ("validation", "test"):
+        for judge in ("augmented", "plain"):
+            for direction, correct in saved[split][judge].items():
+                moved = np.sum(rebuilt[split][judge][direction] != correct)
+                assert moved <= per_image.TOLERATED_IMAGES + 2, (split, judge, direction, moved)
+    assert json.loads((out / "correct_seed0.json").read_text())[
+        "largest_difference_in_images"] <= per_image.TOLERATED_IMAGES
+
+
+def test_compare_pairs_a_method_with_lstnet_and_refuses_a_misplaced_directory(
+        smoke_run, shared_data_dir, tmp_path, reproduce):
+    """A method's smoke seed against LSTNet's: one row per method, direction and judge, the
+    same judges, McNemar counts that add up to the accuracy difference; LSTNet's own results
+    in a method's place are refused."""
+    from lstnet_experiments import compare
+
+    methods = tmp_path / "methods"
+    args = reproduce.parse_args(["--all", "--preset", "smoke", "--method", "no_cross_cycle",
+                                 "--out", str(methods / "no_cross_cycle"), "--work-dir",
+                                 str(smoke_run.work), "--data-dir", str(shared_data_dir),
+                                 "--quiet"])
+    assert reproduce.run_all(args) == 0
+    assert compare.main(["--lstnet", str(smoke_run.out), "--methods", str(methods),
+                         "--no-figure"]) == 0
+    report = json.loads((methods / "table.json").read_text())
+    rows = [r for r in report["rows"] if r["method"] == "no_cross_cycle"]
+    assert len(rows) == 4
+    for row in rows:
+        assert row["same_judges"] == {"0": True}
+        for split, paired in row["against_lstnet"]["0"].items():
+            assert paired["difference"] == pytest.approx(
+                (paired["only_method"] - paired["only_lstnet"]) / paired["images"])
+    assert "no_cross_cycle" in (methods / "table.md").read_text()
+    import shutil
+
+    shutil.copytree(smoke_run.out, methods / "unit")
+    with pytest.raises(SystemExit) as error:
+        compare.main(["--lstnet", str(smoke_run.out), "--methods", str(methods), "--no-figure"])
+    assert error.value.code == 2
 
 
 def test_rerunning_a_finished_seed_keeps_its_results_and_reads_no_test_set(smoke_run,
