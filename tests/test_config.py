@@ -1,4 +1,4 @@
-"""The typed configuration: paper defaults, presets in configs/, validation and overrides."""
+"""The typed configuration: paper defaults, presets in lstnet_tf/configs/, validation and overrides."""
 
 from __future__ import annotations
 
