@@ -12,9 +12,10 @@ that LSTNet also has, the paired exact McNemar test against LSTNet's same seed o
 images, on validation and on test. The judges of a seed are the same classifiers for every
 method (seed-keyed, cached): each row says whether the seed files' classifier accuracies
 agree. A method "qualifies for 3 seeds" when its seed 0 differs from LSTNet's by at least one
-point with p < 0.01 on validation under Table 2's judge in either direction (the rule fixed
-before any method was run). Writes ``table.md``, ``table.json`` and ``translations.png`` (the
-first 12 test images of each direction, translated by every method's seed 0) to --methods.
+point with p < 0.01 on validation under Table 2's judge in either direction (the rule was
+fixed before any method's first seed finished). Writes ``table.md``, ``table.json`` and
+``translations.png`` (the first 12 test images of each direction, translated by every method's
+seed 0) to --methods.
 """
 
 from __future__ import annotations
