@@ -66,7 +66,8 @@ def loss_curves(losses_csv: Path, path: Path, title: str) -> Path:
         "cycle consistency (L1)": [k for k in data if k.startswith("cycle")],
         "weighted totals": ["d_total", "g_total"],
     }
-    # A method's own terms (UNIT's KL, XGAN's semantic consistency) get a panel of their own.
+    # A method's own terms (UNIT's KL, XGAN's semantic consistency, DTN's f-constancy)
+    # get a panel of their own.
     grouped = {k for keys in groups.values() for k in keys}
     others = [k for k in data if k not in grouped]
     if others:
@@ -80,7 +81,8 @@ def loss_curves(losses_csv: Path, path: Path, title: str) -> Path:
         ax.set_xlabel("step")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    axes[list(groups).index("cycle consistency (L1)")].set_yscale("log")
+    if "cycle consistency (L1)" in groups:
+        axes[list(groups).index("cycle consistency (L1)")].set_yscale("log")
     fig.suptitle(f"{title} (moving average over {window} steps)", fontsize=11)
     return _save(fig, path)
 

@@ -106,7 +106,8 @@ class Runner:
         return train_lstnet(self.config, (train["mnist"][0], train["usps"][0]),
                             self.run_dir(seed), seed,
                             monitor=self.monitor(classifiers) if classifiers else None,
-                            verbose=self.verbose, callbacks=callbacks)
+                            verbose=self.verbose, callbacks=callbacks,
+                            labels=(train["mnist"][1], train["usps"][1]))
 
     # ------------------------------------------------------------ evaluation
 
@@ -227,6 +228,9 @@ class Runner:
                     validation: dict, timings: dict, trained: int) -> dict:
         """``seed<N>.json``: the numbers, the precision, the timing and the provenance."""
         seconds_per_step = round(timings["training"] / trained, 4) if trained else None
+        pretraining = self.run_dir(seed) / "pretraining.json"
+        translator_labels = ("training labels (fit part), to pre-train the method's fixed "
+                             "parts" if model.USES_LABELS else "none")
         return {
             "seed": seed,
             "preset": self.config.preset,
@@ -238,13 +242,16 @@ class Runner:
             "precision": model.precision_choice.to_dict(),
             "timing": {"seconds_per_step": seconds_per_step, "steps_trained": trained,
                        "wall_seconds": timings},
+            **({"pretraining": json.loads(pretraining.read_text())}
+               if pretraining.is_file() else {}),
             "provenance": {
                 "command": self.command,
                 "config": self.config.to_dict(),
                 "data_split": self.data_split_description(),
                 "labels_read": "classifiers: training labels (fit part) and validation labels; "
-                               "translators: none; monitor and variant study: validation labels "
-                               "of both domains; test labels: once, for the reported numbers",
+                               f"translators: {translator_labels}; monitor and variant study: "
+                               "validation labels of both domains; test labels: once, for the "
+                               "reported numbers",
                 "environment": self.environment,
                 "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
             },

@@ -74,8 +74,10 @@ class LSTNet(keras.Model):
     Other methods (``lstnet_tf.methods``) are subclasses that change only the objective:
     which terms it has (``DISCRIMINATOR_TERMS`` / ``GENERATOR_TERMS``), how each is computed
     (``discriminator_terms`` / ``generator_terms``), their weights (``term_weights``), what
-    the forward pass computes (``translate_all``) and which networks exist
-    (``SHARES_LAYERS``, ``HAS_LATENT_DISCRIMINATOR``). The step itself is this one.
+    the forward pass computes (``translate_all``), which networks exist (``SHARES_LAYERS``,
+    ``HAS_LATENT_DISCRIMINATOR``, ``IMAGE_DISCRIMINATOR_OUTPUTS``) and what is trained before
+    the objective (``pretrain``, with labels only where ``USES_LABELS``). The step itself is
+    this one.
 
     Args:
         model_config: widths and layer hyperparameters (Table 1 at width 1.0).
@@ -87,6 +89,9 @@ class LSTNet(keras.Model):
     GENERATOR_TERMS = GENERATOR_TERMS
     SHARES_LAYERS = True
     HAS_LATENT_DISCRIMINATOR = True
+    IMAGE_DISCRIMINATOR_OUTPUTS = 1
+    # LSTNet is unsupervised; a method that pre-trains on the training labels says so here.
+    USES_LABELS = False
 
     def __init__(self, model_config: ModelConfig | dict | None = None, dtype=None, **kwargs):
         super().__init__(**kwargs)
@@ -96,7 +101,8 @@ class LSTNet(keras.Model):
         self.precision = getattr(dtype, "name", dtype)
         self.networks = build_lstnet_networks(
             self.model_config, dtype=dtype, shared=self.SHARES_LAYERS,
-            latent_discriminator=self.HAS_LATENT_DISCRIMINATOR)
+            latent_discriminator=self.HAS_LATENT_DISCRIMINATOR,
+            discriminator_outputs=self.IMAGE_DISCRIMINATOR_OUTPUTS)
         # Attributes so that Keras tracks (and saves) every part exactly once.
         self.parts = self.networks.all_parts()
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_terms}
@@ -190,6 +196,11 @@ class LSTNet(keras.Model):
 
     def last_step_losses(self) -> dict[str, float]:
         return {name: float(v.numpy()) for name, v in self._last_step.items()}
+
+    def pretrain(self, images: tuple, labels: tuple | None, seed: int, verbose: int = 1) -> dict:
+        """Whatever the method trains before its objective, on the (MNIST, USPS) training
+        images (and ``labels`` where ``USES_LABELS``); returns what to record. LSTNet: nothing."""
+        return {}
 
     # ------------------------------------------------------------ the maths
 

@@ -95,9 +95,9 @@ class _Blocks:
         return layers.MaxPooling2D(2, strides=pool_stride, padding="same",
                                    name=name.replace("conv", "pool"), dtype=self.dtype)(x)
 
-    def logit(self, x, prefix):
+    def logit(self, x, prefix, units=1):
         x = layers.Flatten(name=f"{prefix}_flatten", dtype=self.dtype)(x)
-        return layers.Dense(1, dtype="float32", name=f"{prefix}_logit")(x)
+        return layers.Dense(units, dtype="float32", name=f"{prefix}_logit")(x)
 
 
 def _latent_shape(config: ModelConfig):
@@ -150,8 +150,10 @@ def build_private_generator(spec: DomainSpec, config: ModelConfig, dtype=None) -
     return keras.Model(features, image, name=f"G{i}_private")
 
 
-def build_image_discriminator(spec: DomainSpec, config: ModelConfig, dtype=None) -> keras.Model:
-    """D1 / D2: real image of the domain vs image translated into it; returns a logit."""
+def build_image_discriminator(spec: DomainSpec, config: ModelConfig, dtype=None,
+                              outputs: int = 1) -> keras.Model:
+    """D1 / D2: real image of the domain vs image translated into it; returns a logit
+    (``outputs`` logits for a method whose discriminator tells more than two kinds apart)."""
     b, i = _Blocks(config, dtype), spec.index
     image = keras.Input((spec.image_size, spec.image_size, IMAGE_CHANNELS), name=f"{spec.name}_image")
     x = b.conv_lrelu_pool(image, 64, 3, 1, f"disc{i}_conv1")
@@ -159,7 +161,7 @@ def build_image_discriminator(spec: DomainSpec, config: ModelConfig, dtype=None)
     x = b.conv_lrelu_pool(x, 256, 5, 2, f"disc{i}_conv3")
     x = b.conv_lrelu_pool(x, 512, spec.discriminator_conv4_kernel, 2, f"disc{i}_conv4",
                           padding=spec.discriminator_conv4_padding)
-    return keras.Model(image, b.logit(x, f"disc{i}"), name=f"D{i}")
+    return keras.Model(image, b.logit(x, f"disc{i}", outputs), name=f"D{i}")
 
 
 def build_latent_discriminator(config: ModelConfig, dtype=None) -> keras.Model:
@@ -242,11 +244,13 @@ def _distinct(models: list) -> list:
 
 
 def build_lstnet_networks(config: ModelConfig | None = None, dtype=None, shared: bool = True,
-                          latent_discriminator: bool = True) -> LSTNetNetworks:
+                          latent_discriminator: bool = True,
+                          discriminator_outputs: int = 1) -> LSTNetNetworks:
     """Builds every network; ``dtype`` is a Keras dtype policy name (None: the global policy).
 
     ``shared=False`` gives each domain its own E_s and G_s (nothing shared);
-    ``latent_discriminator=False`` builds no D_l."""
+    ``latent_discriminator=False`` builds no D_l; ``discriminator_outputs`` is the number of
+    logits of D1 and D2 (Table 1: one)."""
     config = config or ModelConfig()
     if shared:
         shared_encoders = (build_shared_encoder(config, dtype),) * 2
@@ -275,7 +279,9 @@ def build_lstnet_networks(config: ModelConfig | None = None, dtype=None, shared:
         shared_encoders=shared_encoders,
         shared_generators=shared_generators,
         private_generators=private_generators,
-        image_discriminators=tuple(build_image_discriminator(d, config, dtype) for d in DOMAINS),
+        image_discriminators=tuple(build_image_discriminator(d, config, dtype,
+                                                             discriminator_outputs)
+                                   for d in DOMAINS),
         latent_discriminator=(build_latent_discriminator(config, dtype)
                               if latent_discriminator else None),
         encoders=encoders,

@@ -320,12 +320,15 @@ def measure_seconds_per_step(config: ExperimentConfig, precision: str, steps: in
 
 def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray],
                  run_dir: Path, seed: int, monitor: Callable | None = None,
-                 verbose: int = 1, callbacks: tuple = ()) -> LSTNet:
+                 verbose: int = 1, callbacks: tuple = (),
+                 labels: tuple[np.ndarray, np.ndarray] | None = None) -> LSTNet:
     """Trains (or resumes) one LSTNet in ``run_dir``; returns the model at the final step.
 
     ``images`` are the (MNIST, USPS) training images; the paired stream is built from them,
-    ``config.train`` and ``seed``, positioned at the step the run resumes from.
-    ``monitor(model) -> {name: value}`` runs at every checkpoint.
+    ``config.train`` and ``seed``, positioned at the step the run resumes from. ``labels``
+    (the same order) reach only a method that pre-trains on them (``USES_LABELS``); a fresh
+    run calls the method's ``pretrain`` first and records what it returns in
+    ``pretraining.json``. ``monitor(model) -> {name: value}`` runs at every checkpoint.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -350,6 +353,12 @@ def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray]
         return model
     if start:
         print(f"Resuming {config.method} from step {start} of {total} ({store.directory}).")
+    else:
+        if model.USES_LABELS and labels is None:
+            raise ValueError(f"{config.method} pre-trains on the training labels: pass labels")
+        record = model.pretrain(images, labels if model.USES_LABELS else None, seed, verbose)
+        if record:
+            write_atomically(run_dir / "pretraining.json", json.dumps(record, indent=2))
     print(f"Training {config.method} for {total - start} steps; one epoch = {every} steps; "
           f"precision {choice.precision} ({choice.reason}).", flush=True)
     callbacks = [StepLogger(run_dir / "losses.csv", run_dir / "tensorboard", store, start),

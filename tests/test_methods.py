@@ -17,6 +17,7 @@ import tensorflow as tf
 from lstnet_tf.config import ExperimentConfig, LossWeights, ModelConfig, TrainConfig
 from lstnet_tf.lstnet import LSTNet
 from lstnet_tf.methods import METHODS, method_class
+from lstnet_tf.methods.dtn import ALPHA, BETA, DTN, GAMMA, total_variation
 from lstnet_tf.methods.unit import LAMBDA, UNIT
 
 TINY = ModelConfig(width=0.0625)
@@ -195,6 +196,111 @@ def test_unit_translates_with_the_mean_without_noise():
                                   model.translate_1_to_2(x1).numpy())
 
 
+def _np_cross_entropy(label, logits):
+    logits = np.asarray(logits, np.float64)
+    log_p = logits - logits.max(axis=-1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(axis=-1, keepdims=True))
+    return float(-np.mean(log_p[:, label]))
+
+
+def _mse(a, b):
+    return float(np.mean(np.square(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+def _resize(images, size):
+    return tf.image.resize(images, (size, size), method="bilinear", antialias=True).numpy()
+
+
+def test_dtn_objective_equals_an_independent_computation():
+    """Both DTNs' terms, with D's classes 0: translated from S, 1: from T, 2: real T."""
+    model = _model("dtn")
+    x1, x2 = _batch()
+    n = model.networks
+    (enc1, enc2), (gen1, gen2) = n.encoders, n.generators
+    d1, d2 = n.image_discriminators
+    z1, z2 = _run(enc1, x1), _run(enc2, x2)
+    x12, x21 = _run(gen2, z1), _run(gen1, z2)
+    x11 = _run(gen1, _run(enc2, _resize(x1, 16)))  # USPS->MNIST's G on MNIST images
+    x22 = _run(gen2, _run(enc1, _resize(x2, 28)))
+    expected = {
+        "d_adv_1": (_np_cross_entropy(0, _run(d1, x21)) + _np_cross_entropy(1, _run(d1, x11))
+                    + _np_cross_entropy(2, _run(d1, x1))),
+        "d_adv_2": (_np_cross_entropy(0, _run(d2, x12)) + _np_cross_entropy(1, _run(d2, x22))
+                    + _np_cross_entropy(2, _run(d2, x2))),
+        "g_adv_1": _np_cross_entropy(2, _run(d1, x21)) + _np_cross_entropy(2, _run(d1, x11)),
+        "g_adv_2": _np_cross_entropy(2, _run(d2, x12)) + _np_cross_entropy(2, _run(d2, x22)),
+        "const_1": _mse(z2, _run(enc2, _resize(x21, 16))),
+        "const_2": _mse(z1, _run(enc1, _resize(x12, 28))),
+        "tid_1": _mse(x1, x11), "tid_2": _mse(x2, x22),
+    }
+    assert (ALPHA, BETA, GAMMA) == (15.0, 15.0, 0.0)
+    expected["d_total"] = expected["d_adv_1"] + expected["d_adv_2"]
+    expected["g_total"] = (expected["g_adv_1"] + expected["g_adv_2"]
+                           + 15 * (expected["const_1"] + expected["const_2"])
+                           + 15 * (expected["tid_1"] + expected["tid_2"]))
+    _assert_close(_losses(model, x1, x2), expected)
+
+
+def test_dtn_total_variation_is_the_mean_length_of_the_forward_differences():
+    z = np.random.default_rng(3).normal(size=(2, 5, 4, 1))
+    lengths = [np.hypot(z[b, i, j + 1] - z[b, i, j], z[b, i + 1, j] - z[b, i, j])
+               for b in range(2) for i in range(4) for j in range(3)]
+    assert float(total_variation(z)) == pytest.approx(float(np.mean(lengths)), rel=1e-5)
+
+
+def test_dtn_keeps_f_fixed_and_its_two_directions_apart():
+    """f = E_S gets no update (BatchNorm statistics included); each direction's terms reach
+    its own g and D only; D has three classes."""
+    model = _model("dtn")
+    n = model.networks
+    assert [d.output_shape for d in n.image_discriminators] == [(None, 3)] * 2
+    encoder_ids = {id(v) for f in n.encoders for v in f.weights}
+    assert not encoder_ids & {id(v) for v in model.translator_variables}
+    before = [v.numpy().copy() for f in n.encoders for v in f.weights]
+    model.train_step(_batch())
+    assert all(np.array_equal(b, v.numpy()) for b, v in
+               zip(before, [v for f in n.encoders for v in f.weights]))
+
+    def into(k):
+        return lambda m, x1, x2: tf.add_n([_losses(m, x1, x2)[f"{term}_{k}"]
+                                           for term in ("g_adv", "const", "tid")])
+
+    g = [n.shared_generators[i].trainable_variables + n.private_generators[i].trainable_variables
+         for i in (0, 1)]
+    assert all(grad is not None for grad in _gradients(model, into(1), g[0]))
+    assert all(grad is None for grad in _gradients(model, into(1), g[1]))
+    assert all(grad is None for grad in _gradients(model, into(2), g[0]))
+
+
+def test_dtn_pretrains_f_on_the_labels_then_freezes_it(monkeypatch, tmp_path):
+    """A fresh run pre-trains each f on its domain's labels and records it; without labels
+    it refuses; the frozen f also stays fixed in an exported translator."""
+    from lstnet_tf.inference import recompute_batch_norm_statistics, translator
+    from lstnet_tf.training import train_lstnet
+
+    monkeypatch.setattr(DTN, "PRETRAIN_EPOCHS", {"mnist": 1, "usps": 1})
+    config = ExperimentConfig(method="dtn", model=TINY, train=TrainConfig(
+        steps=2, checkpoint_every=2, batch_size=BATCH, precision="float32"))
+    x1, x2 = (np.concatenate([x] * 4) for x in _batch())
+    images, labels = (x1, x2), (np.arange(len(x1)) % 10, np.arange(len(x2)) % 10)
+    with pytest.raises(ValueError, match="labels"):
+        train_lstnet(config, images, tmp_path / "unlabelled", seed=0, verbose=0)
+    keras.utils.set_random_seed(0)
+    untrained = DTN(TINY, dtype="float32")
+    model = train_lstnet(config, images, tmp_path / "run", seed=0, verbose=0, labels=labels)
+    record = json.loads((tmp_path / "run" / "pretraining.json").read_text())
+    assert set(record["f"]) == {"mnist", "usps"} and record["f"]["usps"]["epochs"] == 1
+    f_weights = [v for f in model.networks.encoders for v in f.weights]
+    assert not all(np.array_equal(a.numpy(), b.numpy()) for a, b in
+                   zip([v for f in untrained.networks.encoders for v in f.weights], f_weights))
+    assert all(not f.trainable_variables for f in model.networks.encoders)
+    path = translator(model, "usps_to_mnist")
+    f_copy = path.layers[1]
+    before = [v.numpy().copy() for v in f_copy.weights]
+    recompute_batch_norm_statistics(path, [x2[:BATCH]] * 2)
+    assert all(np.array_equal(b, v.numpy()) for b, v in zip(before, f_copy.weights))
+
+
 # ------------------------------------------------------- the ablations switch parts off
 
 
@@ -333,3 +439,14 @@ def test_a_results_directory_refuses_seeds_of_another_method(tmp_path):
     assert check_compatible(tmp_path, config()) == [0]
     with pytest.raises(ResultsError, match="another configuration"):
         check_compatible(tmp_path, config(method="unit"))
+
+
+def test_loss_curves_draw_a_method_without_cycle_terms(tmp_path):
+    """DTN logs no cycle term: its terms get the 'other terms' panel."""
+    from lstnet_experiments.plots import loss_curves
+
+    names = ["step", *DTN.DISCRIMINATOR_TERMS, "d_total", *DTN.GENERATOR_TERMS, "g_total"]
+    rows = [",".join(names)] + [",".join(str(step + k) for k in range(len(names)))
+                                for step in range(1, 5)]
+    (tmp_path / "losses.csv").write_text("\n".join(rows) + "\n")
+    assert loss_curves(tmp_path / "losses.csv", tmp_path / "losses.png", "dtn").is_file()

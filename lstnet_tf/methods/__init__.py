@@ -18,6 +18,7 @@ METHODS = {
     "unshared": ("lstnet_tf.methods.ablations", "Unshared"),
     "unit": ("lstnet_tf.methods.unit", "UNIT"),
     "xgan": ("lstnet_tf.methods.xgan", "XGAN"),
+    "dtn": ("lstnet_tf.methods.dtn", "DTN"),
 }
 
 
