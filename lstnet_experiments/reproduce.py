@@ -4,6 +4,7 @@
     python reproduce.py --all --preset cpu --seeds 0 1 2
     python reproduce.py --all --preset cpu --method unit --out results/methods/unit
     python reproduce.py --summary --preset paper   # Table 1 networks, keras summaries
+    python reproduce.py --experiment vae-transfer  # latent VAE transfer (own flags: --help)
 
 (``lstnet-reproduce`` is the same command once the package is installed.)
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -57,6 +59,12 @@ def parse_args(argv=None):
                         help="override the preset's compute precision (auto: mixed_float16 on "
                              "a GPU; on a CPU the faster of float32 and mixed_bfloat16, timed "
                              "at the start where the CPU has bfloat16 instructions)")
+    parser.add_argument("--devices", default=None, metavar="N|all",
+                        help="train on N devices at once (data-parallel, tf.distribute; each "
+                             "batch is split into N equal shares, the maths stays one "
+                             "device's): N GPUs, or without a GPU N logical devices of the CPU "
+                             "(to try it: not faster); all: every GPU (docs/devices.md; "
+                             "default: the preset's, 1)")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="directory holding mnist/ and usps/ data files (else "
                              "$LSTNET_DATA_DIR, then the per-user cache; see README)")
@@ -81,6 +89,8 @@ def parse_args(argv=None):
         parser.error(f"--seeds must be distinct non-negative integers, got {args.seeds}")
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps must be a positive integer, got {args.steps}")
+    if args.devices not in (None, "all") and not (args.devices.isdigit() and int(args.devices)):
+        parser.error(f"--devices must be a positive integer or 'all', got {args.devices!r}")
     if args.data_dir is not None and not args.data_dir.is_dir():
         parser.error(f"--data-dir {args.data_dir} is not a directory")
     for flag in ("out", "work_dir"):
@@ -96,6 +106,8 @@ def parse_args(argv=None):
         train_overrides.update(steps=args.steps, checkpoint_every=min(every, args.steps))
     if args.precision is not None:
         train_overrides["precision"] = args.precision
+    if args.devices is not None:
+        train_overrides["devices"] = _device_count(args.devices)
     overrides = {"train": train_overrides} if train_overrides else {}
     if args.method != "lstnet":
         overrides["method"] = args.method
@@ -107,7 +119,28 @@ def parse_args(argv=None):
         args.config = load_config(args.preset, overrides)
     except ConfigError as error:
         parser.error(str(error))
+    _check_devices(parser, args.config.train.devices)
     return args
+
+
+def _device_count(requested: str) -> int:
+    if requested != "all":
+        return int(requested)
+    from lstnet_tf.devices import resolve_device_count
+
+    return resolve_device_count(requested)
+
+
+def _check_devices(parser, devices: int) -> None:
+    """Too few GPUs, or a multi-worker TF_CONFIG, is a usage error (TensorFlow is imported
+    only when there is something to check)."""
+    if devices == 1 and not os.environ.get("TF_CONFIG"):
+        return
+    from lstnet_tf.devices import unusable
+
+    problem = unusable(devices)
+    if problem:
+        parser.error(problem)
 
 
 def _default_preset() -> tuple[str, str]:
@@ -151,6 +184,11 @@ def run_all(args) -> int:
     print(f"Seeds {args.seeds}, {config.train.steps} LSTNet steps each, width "
           f"{config.model.width}, precision {config.train.precision}; evaluated as "
           f"{config.eval.weights} weights with {config.eval.batch_norm} BatchNorm statistics.")
+    if config.train.devices > 1:
+        from lstnet_tf.devices import distribution_strategy
+
+        # Now, before anything runs TensorFlow: a CPU splits into logical devices only then.
+        distribution_strategy(config.train.devices)
     # Before any training: never mix or overwrite another configuration's seed files, and
     # never read a seed's test set twice.
     done = set(check_compatible(out, json.loads(json.dumps(config.to_dict()))))
@@ -260,6 +298,12 @@ def _write_figures(first, out: Path, seed: int, preset: str):
 def main(argv=None) -> int:
     from lstnet_tf.console import hide_tensorflow_logs
 
+    arguments = sys.argv[1:] if argv is None else argv
+    if any(a == "--experiment" or a.startswith("--experiment=") for a in arguments):
+        # Another paper's experiment (lstnet_experiments/vae_transfer.py), with its own flags.
+        from lstnet_experiments.vae_transfer import main as experiment_main
+
+        return experiment_main(arguments)
     hide_tensorflow_logs("--verbose" in (sys.argv[1:] if argv is None else argv))
     args = parse_args(argv)
     if args.summary:

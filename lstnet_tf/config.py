@@ -111,6 +111,14 @@ class TrainConfig:
     # Decay of an exponential moving average of the encoder/generator weights, kept by the
     # g optimizer (Keras' use_ema); 0 keeps none. It does not change training.
     ema_decay: float = 0.0
+    # Data-parallel replicas (lstnet_tf/devices.py, docs/devices.md): the batch is split into
+    # this many equal shares, trained at once under tf.distribute.MirroredStrategy with one
+    # device's maths; one per GPU, or, without a GPU, logical devices of the CPU (to try the
+    # path, not faster). 1: no strategy at all.
+    devices: int = 1
+    # With devices > 1, BatchNorm's training statistics are those of the whole batch, as on
+    # one device (Keras' synchronized=True); False: each replica's share's own.
+    synchronized_batch_norm: bool = True
 
 
 @dataclass(frozen=True)
@@ -152,6 +160,13 @@ class ExperimentConfig:
             problems.append(f"train.steps must be >= 1, got {self.train.steps}")
         if self.train.batch_size < 1:
             problems.append(f"train.batch_size must be >= 1, got {self.train.batch_size}")
+        if self.train.devices < 1:
+            problems.append(f"train.devices must be >= 1, got {self.train.devices}")
+        elif self.train.batch_size % self.train.devices:
+            problems.append(
+                f"train.batch_size ({self.train.batch_size}) does not split into "
+                f"train.devices ({self.train.devices}) equal shares; use a device count that "
+                "divides the batch size")
         if self.train.precision not in PRECISIONS:
             problems.append(f"train.precision must be one of {PRECISIONS}, got {self.train.precision!r}")
         for name in ("checkpoint_every", "monitor_samples"):

@@ -19,6 +19,7 @@ import tensorflow as tf
 import dataclasses
 
 from lstnet_tf.config import LossWeights, ModelConfig
+from lstnet_tf.devices import AllReplicasLossScaleOptimizer
 from lstnet_tf.models import build_lstnet_networks
 from lstnet_tf.precision import needs_loss_scaling
 
@@ -82,6 +83,8 @@ class LSTNet(keras.Model):
     Args:
         model_config: widths and layer hyperparameters (Table 1 at width 1.0).
         dtype: Keras dtype policy name for the networks (None: the global policy).
+        synchronized_batch_norm: BatchNorm statistics over every replica's share of the batch,
+            for training under a ``tf.distribute`` strategy (``lstnet_tf.devices``).
     """
 
     METHOD = "lstnet"
@@ -93,21 +96,26 @@ class LSTNet(keras.Model):
     # LSTNet is unsupervised; a method that pre-trains on the training labels says so here.
     USES_LABELS = False
 
-    def __init__(self, model_config: ModelConfig | dict | None = None, dtype=None, **kwargs):
+    def __init__(self, model_config: ModelConfig | dict | None = None, dtype=None,
+                 synchronized_batch_norm: bool = False, **kwargs):
         super().__init__(**kwargs)
         if isinstance(model_config, dict):
             model_config = ModelConfig(**model_config)
         self.model_config = model_config or ModelConfig()
         self.precision = getattr(dtype, "name", dtype)
+        self.synchronized_batch_norm = synchronized_batch_norm
         self.networks = build_lstnet_networks(
             self.model_config, dtype=dtype, shared=self.SHARES_LAYERS,
             latent_discriminator=self.HAS_LATENT_DISCRIMINATOR,
-            discriminator_outputs=self.IMAGE_DISCRIMINATOR_OUTPUTS)
+            discriminator_outputs=self.IMAGE_DISCRIMINATOR_OUTPUTS,
+            synchronized_batch_norm=synchronized_batch_norm)
         # Attributes so that Keras tracks (and saves) every part exactly once.
         self.parts = self.networks.all_parts()
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_terms}
-        # The last step's raw loss values, for per-step logging (the trackers hold epoch means).
-        self._last_step = {name: tf.Variable(0.0, trainable=False, name=f"last_{name}")
+        # The last step's raw loss values, for per-step logging (the trackers hold epoch means);
+        # under a tf.distribute strategy the mean of the replicas' values, the global batch's.
+        self._last_step = {name: tf.Variable(0.0, trainable=False, name=f"last_{name}",
+                                             aggregation=tf.VariableAggregation.MEAN)
                            for name in self.loss_terms}
         # Counted here, not by an optimizer: a loss-scale optimizer skips overflowing steps.
         self.completed_steps = self.add_weight(shape=(), dtype="int64", initializer="zeros",
@@ -122,7 +130,7 @@ class LSTNet(keras.Model):
 
     def get_config(self) -> dict:
         return {"model_config": dataclasses.asdict(self.model_config), "dtype": self.precision,
-                "name": self.name}
+                "synchronized_batch_norm": self.synchronized_batch_norm, "name": self.name}
 
     @classmethod
     def from_config(cls, config: dict) -> "LSTNet":
@@ -147,9 +155,14 @@ class LSTNet(keras.Model):
         generators.
 
         Under a mixed_float16 policy each optimizer is wrapped in a LossScaleOptimizer, which a
-        custom train_step needs in Keras 3 (fit does not scale losses for it).
+        custom train_step needs in Keras 3 (fit does not scale losses for it); one that skips
+        a step when any replica overflows (``devices.AllReplicasLossScaleOptimizer``).
         """
         super().compile(**kwargs)
+        # Keras' own optimizer trains nothing here: built on no variables, as it is saved.
+        # Under a tf.distribute strategy fit would build it on every weight (slots the size of
+        # the model in every checkpoint, which a one-device model skips with a warning).
+        self.optimizer.build([])
         self.d_optimizer = d_optimizer or default_optimizer(name="d_adam")
         self.g_optimizer = g_optimizer or default_optimizer(name="g_adam")
         if needs_loss_scaling(self.precision):
@@ -165,7 +178,7 @@ class LSTNet(keras.Model):
             return optimizer
         # Named after the inner optimizer: an automatic name would depend on how many were
         # built before in the process, and checkpoints restore optimizer state by path.
-        return keras.optimizers.LossScaleOptimizer(optimizer, name=f"{optimizer.name}_loss_scale")
+        return AllReplicasLossScaleOptimizer(optimizer, name=f"{optimizer.name}_loss_scale")
 
     @property
     def metrics(self):
@@ -268,7 +281,14 @@ class LSTNet(keras.Model):
 
     @staticmethod
     def _scaled(optimizer, loss):
-        """The loss to differentiate: scaled under a LossScaleOptimizer (inside the tape)."""
+        """The loss to differentiate: scaled under a LossScaleOptimizer (inside the tape).
+
+        Under a tf.distribute strategy each replica's loss is a mean over its share of the
+        batch and the optimizers sum the replicas' gradients, so each is divided by the number
+        of replicas: the sum is then the gradient of the whole batch's mean, one device's."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            loss = loss / replicas
         if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
             return optimizer.scale_loss(loss)
         return loss

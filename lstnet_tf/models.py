@@ -66,9 +66,10 @@ DOMAINS = (MNIST, USPS)
 class _Blocks:
     """Table 1's building blocks, with the width multiplier and Keras-default hyperparameters."""
 
-    def __init__(self, config: ModelConfig, dtype=None):
+    def __init__(self, config: ModelConfig, dtype=None, synchronized_batch_norm: bool = False):
         self.config = config
         self.dtype = dtype  # None: the global dtype policy
+        self.synchronized_batch_norm = synchronized_batch_norm
 
     def channels(self, n: int) -> int:
         return max(1, round(n * self.config.width))
@@ -81,6 +82,7 @@ class _Blocks:
         x = layers.BatchNormalization(
             momentum=self.config.batch_norm_momentum, epsilon=self.config.batch_norm_epsilon,
             name=name.replace(kind, "bn"), dtype=self.dtype,
+            synchronized=self.synchronized_batch_norm,
         )(x)
         return layers.LeakyReLU(
             negative_slope=self.config.leaky_relu_slope, name=name.replace(kind, "lrelu"),
@@ -104,9 +106,10 @@ def _latent_shape(config: ModelConfig):
     return (LATENT_SIZE, LATENT_SIZE, _Blocks(config).channels(LATENT_CHANNELS))
 
 
-def build_private_encoder(spec: DomainSpec, config: ModelConfig, dtype=None) -> keras.Model:
+def build_private_encoder(spec: DomainSpec, config: ModelConfig, dtype=None,
+                          synchronized_batch_norm: bool = False) -> keras.Model:
     """E1* / E2*: encoder layers 1-4."""
-    b, i = _Blocks(config, dtype), spec.index
+    b, i = _Blocks(config, dtype, synchronized_batch_norm), spec.index
     image = keras.Input((spec.image_size, spec.image_size, IMAGE_CHANNELS), name=f"{spec.name}_image")
     x = b.conv_bn_lrelu(image, 64, 7, 1, f"enc{i}_conv1")
     x = b.conv_bn_lrelu(x, 128, 5, 2, f"enc{i}_conv2")
@@ -116,10 +119,12 @@ def build_private_encoder(spec: DomainSpec, config: ModelConfig, dtype=None) -> 
     return keras.Model(image, x, name=f"E{i}_private")
 
 
-def build_shared_encoder(config: ModelConfig, dtype=None, owner: int | None = None) -> keras.Model:
+def build_shared_encoder(config: ModelConfig, dtype=None, owner: int | None = None,
+                         synchronized_batch_norm: bool = False) -> keras.Model:
     """E_s: encoder layers 5-6, one model used by both domains (``owner``: the domain index of
     an unshared copy, for the ablation that gives each domain its own)."""
-    b, tag = _Blocks(config, dtype), "shared" if owner is None else f"upper{owner}"
+    b = _Blocks(config, dtype, synchronized_batch_norm)
+    tag = "shared" if owner is None else f"upper{owner}"
     features = keras.Input((LATENT_SIZE, LATENT_SIZE, b.channels(512)), name="private_features")
     x = b.conv_bn_lrelu(features, 256, 3, 1, f"{tag}_enc_conv5")
     # Stride 1, not the printed S3: see the module docstring.
@@ -127,18 +132,21 @@ def build_shared_encoder(config: ModelConfig, dtype=None, owner: int | None = No
     return keras.Model(features, x, name="E_shared" if owner is None else f"E{owner}_upper")
 
 
-def build_shared_generator(config: ModelConfig, dtype=None, owner: int | None = None) -> keras.Model:
+def build_shared_generator(config: ModelConfig, dtype=None, owner: int | None = None,
+                           synchronized_batch_norm: bool = False) -> keras.Model:
     """G_s: generator layers 1-2, one model used by both domains (``owner``: as for E_s)."""
-    b, tag = _Blocks(config, dtype), "shared" if owner is None else f"lower{owner}"
+    b = _Blocks(config, dtype, synchronized_batch_norm)
+    tag = "shared" if owner is None else f"lower{owner}"
     latent = keras.Input(_latent_shape(config), name="latent")
     x = b.conv_bn_lrelu(latent, 128, 3, 1, f"{tag}_gen_deconv1", transpose=True)
     x = b.conv_bn_lrelu(x, 256, 3, 1, f"{tag}_gen_deconv2", transpose=True, output_float32=True)
     return keras.Model(latent, x, name="G_shared" if owner is None else f"G{owner}_lower")
 
 
-def build_private_generator(spec: DomainSpec, config: ModelConfig, dtype=None) -> keras.Model:
+def build_private_generator(spec: DomainSpec, config: ModelConfig, dtype=None,
+                            synchronized_batch_norm: bool = False) -> keras.Model:
     """G1* / G2*: generator layers 3-7, ending in a tanh image in [-1, 1]."""
-    b, i = _Blocks(config, dtype), spec.index
+    b, i = _Blocks(config, dtype, synchronized_batch_norm), spec.index
     features = keras.Input((LATENT_SIZE, LATENT_SIZE, b.channels(256)), name="shared_features")
     x = b.conv_bn_lrelu(features, 512, spec.generator_deconv3_kernel, 1, f"gen{i}_deconv3",
                         padding=spec.generator_deconv3_padding, transpose=True)
@@ -245,21 +253,26 @@ def _distinct(models: list) -> list:
 
 def build_lstnet_networks(config: ModelConfig | None = None, dtype=None, shared: bool = True,
                           latent_discriminator: bool = True,
-                          discriminator_outputs: int = 1) -> LSTNetNetworks:
+                          discriminator_outputs: int = 1,
+                          synchronized_batch_norm: bool = False) -> LSTNetNetworks:
     """Builds every network; ``dtype`` is a Keras dtype policy name (None: the global policy).
 
     ``shared=False`` gives each domain its own E_s and G_s (nothing shared);
     ``latent_discriminator=False`` builds no D_l; ``discriminator_outputs`` is the number of
-    logits of D1 and D2 (Table 1: one)."""
+    logits of D1 and D2 (Table 1: one); ``synchronized_batch_norm`` makes BatchNorm compute its
+    training statistics over every replica's share of the batch (distributed training only)."""
     config = config or ModelConfig()
+    sync = {"synchronized_batch_norm": synchronized_batch_norm}
     if shared:
-        shared_encoders = (build_shared_encoder(config, dtype),) * 2
-        shared_generators = (build_shared_generator(config, dtype),) * 2
+        shared_encoders = (build_shared_encoder(config, dtype, **sync),) * 2
+        shared_generators = (build_shared_generator(config, dtype, **sync),) * 2
     else:
-        shared_encoders = tuple(build_shared_encoder(config, dtype, d.index) for d in DOMAINS)
-        shared_generators = tuple(build_shared_generator(config, dtype, d.index) for d in DOMAINS)
-    private_encoders = tuple(build_private_encoder(d, config, dtype) for d in DOMAINS)
-    private_generators = tuple(build_private_generator(d, config, dtype) for d in DOMAINS)
+        shared_encoders = tuple(build_shared_encoder(config, dtype, d.index, **sync)
+                                for d in DOMAINS)
+        shared_generators = tuple(build_shared_generator(config, dtype, d.index, **sync)
+                                  for d in DOMAINS)
+    private_encoders = tuple(build_private_encoder(d, config, dtype, **sync) for d in DOMAINS)
+    private_generators = tuple(build_private_generator(d, config, dtype, **sync) for d in DOMAINS)
 
     def compose(first, second, input_shape, name):
         inputs = keras.Input(input_shape, name=f"{name}_input")

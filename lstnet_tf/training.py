@@ -7,6 +7,7 @@ same data order (the paired pipeline is a pure function of the seed and the step
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -22,6 +23,7 @@ import tensorflow as tf
 
 from lstnet_tf.config import ExperimentConfig, TrainConfig, flat_settings, settings_that_differ
 from lstnet_tf.console import UserFacingError
+from lstnet_tf.devices import describe as describe_devices, distribution_strategy
 from lstnet_tf.pipeline import paired_dataset
 from lstnet_tf.lstnet import LSTNet, default_optimizer
 from lstnet_tf.methods import method_class
@@ -38,25 +40,29 @@ class ResumeError(UserFacingError):
 
 
 def build_lstnet(config: ExperimentConfig, precision: str | None = None,
-                 model_class: type | None = None) -> LSTNet:
+                 model_class: type | None = None,
+                 strategy: tf.distribute.Strategy | None = None) -> LSTNet:
     """The config's method (an LSTNet by default) compiled with the config's optimizers and
     loss weights, in ``precision`` (default: ``config.train.precision``, which must then not
-    be "auto")."""
+    be "auto"); with a ``strategy`` (``devices.distribution_strategy``), built in its scope to
+    train on its replicas, BatchNorm synchronized as ``train.synchronized_batch_norm`` says."""
     train = config.train
     model_class = model_class or method_class(config.method)
     precision = precision or train.precision
     if precision == "auto":
         raise ValueError("resolve 'auto' first (precision.resolve_precision / train_lstnet)")
-    model = model_class(config.model, dtype=precision)
-    model.compile(
-        d_optimizer=default_optimizer(learning_rate_schedule(train.d_learning_rate, train),
-                                      train.beta_1, train.beta_2, "d_adam"),
-        g_optimizer=default_optimizer(learning_rate_schedule(train.g_learning_rate, train),
-                                      train.beta_1, train.beta_2, "g_adam",
-                                      ema_decay=train.ema_decay),
-        loss_weights=train.loss_weights,
-        jit_compile=train.jit_compile,
-    )
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        model = model_class(config.model, dtype=precision, synchronized_batch_norm=bool(
+            strategy and train.synchronized_batch_norm))
+        model.compile(
+            d_optimizer=default_optimizer(learning_rate_schedule(train.d_learning_rate, train),
+                                          train.beta_1, train.beta_2, "d_adam"),
+            g_optimizer=default_optimizer(learning_rate_schedule(train.g_learning_rate, train),
+                                          train.beta_1, train.beta_2, "g_adam",
+                                          ema_decay=train.ema_decay),
+            loss_weights=train.loss_weights,
+            jit_compile=train.jit_compile,
+        )
     return model
 
 
@@ -242,8 +248,10 @@ PRECISION_FILE = "precision.json"
 CONFIG_FILE = "config.json"
 # Settings a resumed run may change: how long it runs (not when the learning rates decay over
 # the run: the schedule is laid out over train.steps) and how often it checkpoints/monitors (a
-# checkpoint off the new interval is followed by a short first interval up to it).
-RESUMABLE_CHANGES = ("train.steps", "train.checkpoint_every", "train.monitor_samples")
+# checkpoint off the new interval is followed by a short first interval up to it), and on how
+# many devices (a checkpoint is the same whatever the number of replicas that wrote it).
+RESUMABLE_CHANGES = ("train.steps", "train.checkpoint_every", "train.monitor_samples",
+                     "train.devices")
 # "auto" decisions already measured in this process, by (width, batch size): every seed of
 # one command trains in the same precision.
 _MEASURED: dict = {}
@@ -333,9 +341,12 @@ def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray]
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     check_config_of_run(config, run_dir)
+    # Before anything runs TensorFlow (the precision may be timed): a CPU is split into
+    # logical devices only before it initialises.
+    strategy = distribution_strategy(config.train.devices)
     choice = precision_of_run(config, run_dir)
     keras.utils.set_random_seed(seed)
-    model = build_lstnet(config, choice.precision)
+    model = build_lstnet(config, choice.precision, strategy=strategy)
     model.precision_choice = choice
     # The checkpoint where the decay starts is where a constant-rate run of that length would
     # have ended: kept for comparing the two (lstnet_experiments.checkpoint_study).
@@ -350,7 +361,7 @@ def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray]
             f"{total}: pass --steps {start} or more to resume it, or use another --work-dir")
     if start == total:
         print(f"{config.method} already trained to step {total} in {run_dir} (nothing to resume).")
-        return model
+        return _on_one_device(model, config, store, strategy)
     if start:
         print(f"Resuming {config.method} from step {start} of {total} ({store.directory}).")
     else:
@@ -361,6 +372,8 @@ def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray]
             write_atomically(run_dir / "pretraining.json", json.dumps(record, indent=2))
     print(f"Training {config.method} for {total - start} steps; one epoch = {every} steps; "
           f"precision {choice.precision} ({choice.reason}).", flush=True)
+    if strategy:
+        print(f"Data-parallel training: {describe_devices(strategy)}.", flush=True)
     callbacks = [StepLogger(run_dir / "losses.csv", run_dir / "tensorboard", store, start),
                  CheckpointAndMonitor(store, monitor, run_dir / "monitor.csv", start),
                  *callbacks]
@@ -372,7 +385,21 @@ def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray]
     if aligned < total:
         _fit(model, config, images, seed, aligned, total // every, every, aligned // every,
              verbose, callbacks)
-    return model
+    return _on_one_device(model, config, store, strategy)
+
+
+def _on_one_device(model: LSTNet, config: ExperimentConfig, store: CheckpointStore,
+                   strategy: tf.distribute.Strategy | None) -> LSTNet:
+    """The trained model as everything after training reads it: a model trained on several
+    replicas comes back as its final checkpoint in a one-device model, so that evaluation and
+    the shipped translators are exactly those of one-device training (no synchronized
+    BatchNorm in their layers, no mirrored variables)."""
+    if strategy is None:
+        return model
+    single = build_lstnet(config, model.precision_choice.precision)
+    store.restore(single, model.step)
+    single.precision_choice = model.precision_choice
+    return single
 
 
 def _fit(model, config: ExperimentConfig, images, seed: int, start: int, epochs: int,
