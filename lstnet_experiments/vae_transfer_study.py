@@ -1,0 +1,55 @@
+"""The validation study of the VAE transfer, summarised from its run directories.
+
+    python -m lstnet_experiments.vae_transfer_study results/vae_transfer/validation
+
+Each subdirectory holds one ``--split validation`` run (``table.json``: seed 0, 3 pairings,
+MNIST{0-4} -> MNIST{5-9}). Writes ``study.md`` beside them: per variant, its overrides against
+the defaults, the validation accuracy per size (mean of the pairings, and each pairing) and
+the wall time, and applies the rule fixed before the runs: the default is kept unless a
+variant beats it by more than 0.01 at size "all"; among variants within 0.01 of the best, the
+cheapest (fewest training steps) is preferred.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from lstnet_tf.config import flat_settings
+from lstnet_tf.files import write_atomically
+from lstnet_tf.vae_transfer.config import make_config
+
+RULE = ("Rule (fixed before the runs): keep the default unless a variant beats it by more than "
+        "0.01 at size 'all' (mean of seed 0's 3 pairings, validation split); among settings "
+        "within 0.01 of the best, prefer the cheapest.")
+
+
+def summarize(directory: Path) -> str:
+    defaults = flat_settings(make_config().to_dict())
+    lines = ["# VAE transfer: validation study", "", RULE, "",
+             "| variant (directory) | differs from the code's defaults | size | validation accuracy "
+             "(mean of pairings) | per pairing | wall time (min) | judge epochs |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for path in sorted(Path(directory).glob("*/table.json")):
+        table = json.loads(path.read_text())
+        record = next(iter(table["provenance"].values()))
+        settings = flat_settings(record["config"])
+        differs = ", ".join(f"{k}={v}" for k, v in sorted(settings.items())
+                            if k in defaults and defaults[k] != v) or "—"
+        minutes = sum(table["wall_seconds_per_seed"].values()) / 60
+        for row in table["rows"]:
+            pairings = " ".join(f"{v:.3f}" for vs in row["per_pairing"].values() for v in vs)
+            lines.append(f"| {path.parent.name} | {differs} | {row['size']} | {row['mean']:.4f} | "
+                         f"{pairings} | {minutes:.1f} | {settings.get('judge.mnist_epochs')} |")
+    lines += ["", "Each run: `python reproduce.py --experiment vae-transfer --split validation "
+              "--seeds 0 --tasks mnist-mnist --sizes all --no-figure --data-dir ../shared/data "
+              "--no-download --quiet [--set KEY=VALUE]` (commands: each directory's table.md; "
+              "queue: runs of `study_queue*.sh` copied beside this file)."]
+    text = "\n".join(lines) + "\n"
+    write_atomically(Path(directory) / "study.md", text)
+    return text
+
+
+if __name__ == "__main__":
+    print(summarize(Path(sys.argv[1] if len(sys.argv) > 1 else "results/vae_transfer/validation")))

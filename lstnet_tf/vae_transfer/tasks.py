@@ -1,0 +1,109 @@
+"""The tasks of Table 1 (``latent_vae_transfer.txt``, section 3), their domains, class
+pairings and training-set sizes.
+
+Domains are class-split, as the paper's MNIST -> MNIST setup: "we split the training set and
+testing set with number as their classes", domain 1 holding digits {0..4}, domain 2 digits
+{5..9}. So both MNIST domains draw from all of MNIST train (minus the validation split), each
+keeping the images of its own five classes; USPS -> MNIST takes USPS {0..4} as domain 1.
+
+"Size of training set" (Table 1) counts the *labelled* examples the translator sees, per
+domain: N source images and N target images, N/5 of each class, drawn once per seed. The
+VAEs are unconditional and trained before, on every (unlabelled) training image of their
+domain, so they do not depend on N; "all" uses every labelled training image of the domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SOURCE_CLASSES = (0, 1, 2, 3, 4)
+TARGET_CLASSES = (5, 6, 7, 8, 9)
+CHANCE = 1.0 / len(TARGET_CLASSES)
+ALL = "all"
+SIZES = (500, 1000, 2000, ALL)
+
+
+@dataclass(frozen=True)
+class Domain:
+    dataset: str          # "mnist" or "usps"
+    classes: tuple        # the digits it holds
+
+    @property
+    def key(self) -> str:
+        return f"{self.dataset}{self.classes[0]}-{self.classes[-1]}"
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    label: str
+    source: Domain
+    target: Domain
+
+
+TASKS = {
+    "mnist-mnist": Task("mnist-mnist", "MNIST{0–4} → MNIST{5–9}",
+                        Domain("mnist", SOURCE_CLASSES), Domain("mnist", TARGET_CLASSES)),
+    "usps-mnist": Task("usps-mnist", "USPS{0–4} → MNIST{5–9}",
+                       Domain("usps", SOURCE_CLASSES), Domain("mnist", TARGET_CLASSES)),
+}
+
+
+def parse_size(text: str):
+    """A training-set size: a positive multiple of 5 (N/5 per class), or "all"."""
+    if text == ALL:
+        return ALL
+    try:
+        size = int(text)
+    except ValueError:
+        raise ValueError(f"a size is a positive multiple of 5 or 'all', got {text!r}") from None
+    if size < 5 or size % 5:
+        raise ValueError(f"a size is a positive multiple of 5 or 'all', got {text!r}")
+    return size
+
+
+def domain_images(split: tuple, domain: Domain) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels of ``split`` = (x, y) that belong to ``domain``'s classes."""
+    x, y = split
+    keep = np.isin(y, domain.classes)
+    return x[keep], y[keep]
+
+
+def labelled_subset(labels: np.ndarray, size, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of ``size`` examples, size / (number of classes) of each class, or all."""
+    if size == ALL:
+        return np.arange(len(labels))
+    classes = np.unique(labels)
+    per_class = size // len(classes)
+    picked = []
+    for digit in classes:
+        members = np.flatnonzero(labels == digit)
+        if len(members) < per_class:
+            raise ValueError(f"class {digit} has {len(members)} examples, {per_class} wanted")
+        picked.append(rng.choice(members, per_class, replace=False))
+    return np.sort(np.concatenate(picked))
+
+
+def shuffled_pairings(count: int, seed: int) -> list[dict]:
+    """``count`` random bijections source class -> target class, drawn from ``seed`` (the
+    paper shuffles the conditional pair 3 times and averages)."""
+    rng = np.random.default_rng([seed, 22])
+    return [dict(zip(SOURCE_CLASSES, (TARGET_CLASSES[k] for k in rng.permutation(5))))
+            for _ in range(count)]
+
+
+def pairing_table(pairing: dict) -> np.ndarray:
+    """A lookup array: ``table[i]`` = pi(i) for source classes, -1 elsewhere."""
+    table = np.full(10, -1, np.int32)
+    for source, target in pairing.items():
+        table[source] = target
+    return table
+
+
+def paired_correct(predicted: np.ndarray, conditional_labels: np.ndarray,
+                   pairing: dict) -> np.ndarray:
+    """Per generated image: does the judge's class equal the class paired with its
+    conditional's class, pi(y)? (The score of every cell is the mean of this.)"""
+    return np.asarray(predicted) == pairing_table(pairing)[np.asarray(conditional_labels)]

@@ -1,0 +1,87 @@
+"""Training and inference of the latent-space VAE transfer: the two stages of section 2.
+
+1. ``train_vae``: one VAE per domain, unconditionally (every training image of the domain).
+2. ``train_translator``: the generator/discriminator pair of one class pairing, on the
+   labelled subset's latent codes (``encode``: mu and log sigma^2, computed once).
+Sampling (section 2, end): ``generate`` = g_2(G_1(eps, z_1)) with z_1 = mu_1(x), the
+encoder's mean (the training codes are posterior samples; at test time the deterministic
+code of the conditional image is used).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lstnet_tf.vae_transfer.config import TranslatorConfig, VaeConfig
+from lstnet_tf.vae_transfer.models import LatentTransfer, Vae
+
+BATCH = 500  # inference batch
+
+
+def set_precision(precision: str) -> None:
+    keras.mixed_precision.set_global_policy(precision)
+
+
+def train_vae(images: np.ndarray, config: VaeConfig, seed: int, name: str,
+              verbose: int = 0) -> tuple[Vae, dict]:
+    """A VAE fitted to ``images`` (N, side, side, 1) in [-1, 1] for ``config.steps`` steps;
+    returns it and the mean losses over the last tenth of the steps."""
+    keras.utils.set_random_seed(seed)
+    vae = Vae(images.shape[1], config, name=name)
+    vae(images[:1])  # built, so that its weights can be saved and loaded
+    vae.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    dataset = (tf.data.Dataset.from_tensor_slices(images)
+               .shuffle(len(images), seed=seed, reshuffle_each_iteration=True).repeat()
+               .batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+    epochs = _epochs(config.steps)
+    history = vae.fit(dataset, epochs=epochs, steps_per_epoch=config.steps // epochs,
+                      verbose=verbose, shuffle=False)
+    return vae, {key: float(values[-1]) for key, values in history.history.items()}
+
+
+def _epochs(steps: int) -> int:
+    """Ten "epochs" (when there are ten steps) so that the last one's mean losses describe
+    the end of training."""
+    return 10 if steps >= 10 else 1
+
+
+def encode(vae: Vae, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, log sigma^2) of every image, BatchNorm in inference mode."""
+    mu, log_variance = vae.encoder.predict(images, batch_size=BATCH, verbose=0)
+    return mu, log_variance
+
+
+def decode(vae: Vae, codes: np.ndarray) -> np.ndarray:
+    return vae.decoder.predict(codes, batch_size=BATCH, verbose=0)
+
+
+def train_translator(source_codes: tuple, source_labels: np.ndarray, target_codes: tuple,
+                     target_labels: np.ndarray, pairing: np.ndarray, config: TranslatorConfig,
+                     sigma_scale: float, seed: int, verbose: int = 0) -> tuple[LatentTransfer, dict]:
+    """The translator of one pairing (``pairing[i]`` = pi(i)); returns it and the mean losses
+    over the last tenth of its steps."""
+    keras.utils.set_random_seed(seed)
+    (mu_1, log_variance_1), (mu_2, log_variance_2) = source_codes, target_codes
+    model = LatentTransfer(config, mu_1.shape[1], sigma_scale, mu_2, log_variance_2,
+                           target_labels, pairing)
+    model.compile(d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
+                  g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1))
+    dataset = (tf.data.Dataset.from_tensor_slices((mu_1, log_variance_1, source_labels))
+               .shuffle(len(source_labels), seed=seed, reshuffle_each_iteration=True).repeat()
+               .batch(config.batch_size, drop_remainder=False).prefetch(tf.data.AUTOTUNE))
+    model.jit_compile = config.jit_compile
+    epochs = _epochs(config.steps)
+    history = model.fit(dataset, epochs=epochs, steps_per_epoch=config.steps // epochs,
+                        verbose=verbose, shuffle=False)
+    return model, {key: float(values[-1]) for key, values in history.history.items()}
+
+
+def generate(translator: LatentTransfer, target_vae: Vae, source_mu: np.ndarray,
+             seed: int) -> np.ndarray:
+    """Target-domain images g_2(G(eps, mu_1)), one per conditional code, eps drawn from seed."""
+    epsilon = np.random.default_rng(seed).standard_normal(source_mu.shape).astype(np.float32)
+    translated, _ = translator.generator.predict([epsilon, source_mu], batch_size=BATCH,
+                                                 verbose=0)
+    return decode(target_vae, translated)

@@ -1,0 +1,196 @@
+"""The latent-space VAE transfer (lstnet_tf/vae_transfer, lstnet_experiments/vae_transfer.py):
+its equations against hand computations, the scorer's class mapping, a tiny end-to-end run
+and the command's usage errors."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lstnet_tf import data
+from lstnet_tf.vae_transfer import tasks
+from lstnet_tf.vae_transfer.config import TranslatorConfig, make_config
+from lstnet_tf.vae_transfer.models import (build_generator, discriminator_terms,
+                                           gated_interpolation, generator_terms, kl_divergence)
+
+
+def test_kl_equals_its_closed_form_and_a_monte_carlo_estimate():
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(4, 3)).astype(np.float32)
+    log_variance = rng.normal(scale=0.7, size=(4, 3)).astype(np.float32)
+    kl = kl_divergence(tf.constant(mu), tf.constant(log_variance)).numpy()
+    sigma = np.exp(0.5 * log_variance)
+    # Textbook form, per dimension: log(1/sigma) + (sigma^2 + mu^2) / 2 - 1/2.
+    closed = np.sum(-np.log(sigma) + (sigma ** 2 + mu ** 2) / 2 - 0.5, axis=1)
+    np.testing.assert_allclose(kl, closed, rtol=1e-5)
+    # E_q[log q(z) - log p(z)] by sampling, 200 000 draws per example.
+    z = mu + sigma * rng.standard_normal((200_000, *mu.shape))
+    log_q = np.sum(-0.5 * ((z - mu) / sigma) ** 2 - np.log(sigma), axis=-1)
+    log_p = np.sum(-0.5 * z ** 2, axis=-1)
+    np.testing.assert_allclose(kl, np.mean(log_q - log_p, axis=0), atol=0.03)
+
+
+def test_gate_zero_gives_epsilon_and_gate_one_the_generated_code():
+    epsilon, generated = tf.constant([[1.0, -2.0]]), tf.constant([[5.0, 7.0]])
+    np.testing.assert_allclose(gated_interpolation(epsilon, generated, tf.zeros((1, 2))), epsilon)
+    np.testing.assert_allclose(gated_interpolation(epsilon, generated, tf.ones((1, 2))), generated)
+    np.testing.assert_allclose(gated_interpolation(epsilon, generated, tf.fill((1, 2), 0.25)),
+                               [[0.75 * 1 + 0.25 * 5, 0.75 * -2 + 0.25 * 7]])
+    # Through the generator network: the gate head's bias saturates the sigmoid.
+    generator = build_generator(TranslatorConfig(layers=1, units=8), latent_dim=3)
+    eps = np.random.default_rng(1).normal(size=(5, 3)).astype(np.float32)
+    cond = np.random.default_rng(2).normal(size=(5, 3)).astype(np.float32)
+    gate = generator.get_layer("gate")
+    head = generator.get_layer("generated")
+    for bias, expected in ((-40.0, "epsilon"), (40.0, "generated")):
+        gate.set_weights([np.zeros_like(gate.get_weights()[0]), np.full(3, bias, np.float32)])
+        translated, gates = generator([eps, cond])
+        hidden = generator.get_layer("dense1")(tf.concat([eps, cond], axis=-1))
+        code = head(hidden).numpy()
+        np.testing.assert_allclose(translated, eps if expected == "epsilon" else code, atol=1e-5)
+
+
+def _sigmoid(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def test_discriminator_terms_match_a_hand_computation():
+    real, generated, noise = np.array([2.0, -1.0]), np.array([0.5, -3.0]), np.array([1.5, 0.0])
+    terms = {k: float(v) for k, v in discriminator_terms(
+        tf.constant(real), tf.constant(generated), tf.constant(noise)).items()}
+    # -log D(z_cond, z_real), -log(1 - D(z_cond, G)), -log(1 - D(z_cond, eps)), batch means.
+    assert terms["real"] == pytest.approx(np.mean(-np.log(_sigmoid(real))), rel=1e-6)
+    assert terms["generated"] == pytest.approx(np.mean(-np.log(1 - _sigmoid(generated))), rel=1e-6)
+    assert terms["noise"] == pytest.approx(np.mean(-np.log(1 - _sigmoid(noise))), rel=1e-6)
+    # Not the paper's printed -(1 - log D), which is negative and rewards D for saying "real".
+    assert terms["noise"] != pytest.approx(np.mean(-(1 - np.log(_sigmoid(noise)))))
+    g = generator_terms(tf.constant(generated), tf.constant([[1.0, 0.0]]), tf.constant([[0.0, 2.0]]))
+    assert float(g["adversarial"]) == pytest.approx(np.mean(-np.log(_sigmoid(generated))), rel=1e-6)
+    assert float(g["regularizer"]) == pytest.approx((1 + 4) / 2)  # 1/n ||eps - G||^2, n = 2
+
+
+def test_scorer_maps_classes_correctly(shared_data_dir):
+    x, y = data.load_mnist("test", shared_data_dir, download=False)
+    keep = np.isin(y, tasks.SOURCE_CLASSES)
+    conditional_labels = y[keep][:2000]
+    pools = {c: np.flatnonzero(y == c) for c in tasks.TARGET_CLASSES}
+    rng = np.random.default_rng(0)
+
+    def oracle_judge(images_index):
+        return y[images_index]  # a judge that is never wrong about a real test image
+
+    def fake_generator(pairing):
+        """Returns, per conditional, a real MNIST test image of class pairing[label]."""
+        return np.array([rng.choice(pools[pairing[c]]) for c in conditional_labels])
+
+    pairing = tasks.shuffled_pairings(1, seed=3)[0]
+    right = tasks.paired_correct(oracle_judge(fake_generator(pairing)), conditional_labels, pairing)
+    assert right.mean() == 1.0
+    scores = []
+    for permutation in itertools.permutations(tasks.TARGET_CLASSES):
+        wrong = dict(zip(tasks.SOURCE_CLASSES, permutation))
+        scores.append(tasks.paired_correct(oracle_judge(fake_generator(wrong)),
+                                           conditional_labels, pairing).mean())
+    assert np.mean(scores) == pytest.approx(tasks.CHANCE, abs=1e-9)
+    derangement = {i: pairing[(i + 1) % 5] for i in tasks.SOURCE_CLASSES}
+    assert tasks.paired_correct(oracle_judge(fake_generator(derangement)), conditional_labels,
+                                pairing).mean() == 0.0
+
+
+def test_pairings_are_bijections_and_subsets_balanced():
+    for pairing in tasks.shuffled_pairings(3, seed=0):
+        assert sorted(pairing) == list(tasks.SOURCE_CLASSES)
+        assert sorted(pairing.values()) == list(tasks.TARGET_CLASSES)
+    labels = np.repeat(np.arange(5), 30)
+    picked = tasks.labelled_subset(labels, 50, np.random.default_rng(0))
+    assert np.bincount(labels[picked]).tolist() == [10] * 5
+    assert len(tasks.labelled_subset(labels, tasks.ALL, np.random.default_rng(0))) == 150
+
+
+def _tiny_splits(real_load_splits, real_load_test, per_domain=400):
+    def cut(domains):
+        return {d: (x[:per_domain], y[:per_domain]) for d, (x, y) in domains.items()}
+
+    def load_splits(*args, **kwargs):
+        return {split: cut(domains) for split, domains in real_load_splits(*args, **kwargs).items()}
+
+    def load_test(*args, **kwargs):
+        return cut(real_load_test(*args, **kwargs))
+
+    return load_splits, load_test
+
+
+def test_smoke_run_of_the_whole_experiment(tmp_path, monkeypatch, shared_data_dir):
+    from lstnet_experiments import reproduce
+
+    load_splits, load_test = _tiny_splits(data.load_splits, data.load_test)
+    monkeypatch.setattr(data, "load_splits", load_splits)
+    monkeypatch.setattr(data, "load_test", load_test)
+    out = tmp_path / "out"
+    code = reproduce.main([
+        "--experiment", "vae-transfer", "--seeds", "0", "--sizes", "10", "all",
+        "--data-dir", str(shared_data_dir), "--no-download", "--quiet",
+        "--out", str(out), "--work-dir", str(tmp_path / "work"),
+        "--set", "vae.steps=2", "--set", "vae.batch_size=16", "--set", "translator.steps=3",
+        "--set", "translator.batch_size=8", "--set", "translator.jit_compile=false",
+        "--set", "judge.mnist_epochs=1", "--set", "judge.steps_per_epoch=2",
+        "--set", "pairings=1"])
+    assert code == 0
+    result = json.loads((out / "seed0.json").read_text())
+    for task in tasks.TASKS:
+        for size in ("10", "all"):
+            (row,) = result["cells"][task][size]["pairings"]
+            assert 0.0 <= row["accuracy"] <= 1.0
+            assert all(math.isfinite(v) for v in row["final_losses"].values())
+    assert all(math.isfinite(v) for info in result["vaes"].values()
+               for v in info["losses"].values())
+    assert (out / "table.md").is_file() and (out / "figure_mnist-mnist.png").is_file()
+    assert result["provenance"]["code"]["commit"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["--experiment", "vae-transfr"],
+    ["--experiment", "vae-transfer", "--sizes", "7"],
+    ["--experiment", "vae-transfer", "--set", "vae.stepz=3"],
+    ["--experiment", "vae-transfer", "--set", "translator.steps=0"],
+])
+def test_bad_input_is_a_usage_error_and_writes_nothing(tmp_path, argv, capsys):
+    from lstnet_experiments import reproduce
+
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        reproduce.main(argv + ["--out", str(out), "--work-dir", str(tmp_path / "work")])
+    assert exit_info.value.code == 2
+    assert "error" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "work").exists()
+
+
+def test_config_defaults_are_the_papers_where_it_speaks():
+    config = make_config()
+    assert config.vae.latent_dim == 100 and config.vae.sigma_scale == 0.1
+    assert config.vae.encoder_units == 256 and config.vae.decoder_units == 2048
+    assert config.translator.layers == 4 and config.translator.units == 512
+    assert config.pairings == 3
+
+
+def test_usage_errors_fail_before_tensorflow_is_imported(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    probe = ("import runpy, sys\nsys.argv = ['reproduce.py'] + sys.argv[1:]\n"
+             "try:\n    runpy.run_path('reproduce.py', run_name='__main__')\n"
+             "except SystemExit as exit:\n    code = exit.code\n"
+             "print('tensorflow imported:', 'tensorflow' in sys.modules)\nsys.exit(code)\n")
+    result = subprocess.run([sys.executable, "-c", probe, "--experiment", "vae-transfer",
+                             "--sizes", "7", "--out", str(tmp_path / "out")],
+                            cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "tensorflow imported: False" in result.stdout
+    assert not (tmp_path / "out").exists()
