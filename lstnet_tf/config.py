@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from lstnet_tf.methods import METHODS
+from lstnet_tf.methods import METHODS, SINGLE_DEVICE_ONLY
 from lstnet_tf.precision import PRECISIONS
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # shipped as package data
@@ -162,6 +162,9 @@ class ExperimentConfig:
             problems.append(f"train.batch_size must be >= 1, got {self.train.batch_size}")
         if self.train.devices < 1:
             problems.append(f"train.devices must be >= 1, got {self.train.devices}")
+        elif self.train.devices > 1 and self.method in SINGLE_DEVICE_ONLY:
+            problems.append(f"method {self.method} trains on one device only "
+                            f"({SINGLE_DEVICE_ONLY[self.method]}); use train.devices 1")
         elif self.train.batch_size % self.train.devices:
             problems.append(
                 f"train.batch_size ({self.train.batch_size}) does not split into "

@@ -224,6 +224,14 @@ def test_devices_must_divide_the_batch():
     assert load_config("paper", {"train": {"devices": 4}}).train.batch_size == 64
 
 
+def test_methods_not_checked_under_a_strategy_train_on_one_device_only():
+    for method in ("unit", "dtn"):
+        with pytest.raises(ConfigError, match=f"method {method} trains on one device only"):
+            load_config("smoke", {"method": method, "train": {"devices": 2}})
+        assert load_config("smoke", {"method": method}).train.devices == 1
+    assert load_config("smoke", {"method": "xgan", "train": {"devices": 2}}).train.devices == 2
+
+
 # Runs reproduce.py as __main__, then says whether TensorFlow got imported.
 _IMPORT_PROBE = """
 import runpy, sys
