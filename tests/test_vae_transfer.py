@@ -15,7 +15,7 @@ import tensorflow as tf
 from lstnet_tf import data
 from lstnet_tf.vae_transfer import tasks
 from lstnet_tf.vae_transfer.config import TranslatorConfig, make_config
-from lstnet_tf.vae_transfer.models import (build_generator, discriminator_terms,
+from lstnet_tf.vae_transfer.models import (LatentTransfer, build_generator, discriminator_terms,
                                            gated_interpolation, generator_terms, kl_divergence)
 
 
@@ -74,6 +74,42 @@ def test_discriminator_terms_match_a_hand_computation():
     assert float(g["regularizer"]) == pytest.approx((1 + 4) / 2)  # 1/n ||eps - G||^2, n = 2
 
 
+def test_mismatched_term_and_codes_are_of_another_paired_class():
+    """The switch beyond the paper: -log(1 - D(z_cond, z_other)), z_other a real code of a
+    paired target class other than pi(i), every other one drawn."""
+    other = np.array([0.3, -2.0, 4.0])
+    terms = discriminator_terms(*(tf.zeros(3),) * 3, tf.constant(other))
+    assert float(terms["mismatched"]) == pytest.approx(np.mean(-np.log(1 - _sigmoid(other))),
+                                                       rel=1e-6)
+    assert "mismatched" not in discriminator_terms(*(tf.zeros(3),) * 3)
+
+    pairing = {0: 7, 1: 9, 2: 5, 3: 6, 4: 8}
+    target_labels = np.repeat(np.arange(5, 10), 4)
+    codes = np.repeat(target_labels[:, None], 2, axis=1).astype(np.float32)  # code = its class
+    model = LatentTransfer(TranslatorConfig(layers=1, units=4, mismatched_pairs=True), 2, 0.1,
+                           codes, np.full_like(codes, -30.0), target_labels,
+                           tasks.pairing_table(pairing))
+    labels = tf.constant(np.repeat(np.arange(5), 200), tf.int32)
+    paired = np.array([pairing[i] for i in labels.numpy()])
+    same = np.rint(model._target_codes(labels).numpy()[:, 0])
+    np.testing.assert_array_equal(same, paired)
+    drawn = np.rint(model._target_codes(labels, mismatched=True).numpy()[:, 0])
+    assert not np.any(drawn == paired)
+    for i in range(5):
+        assert set(drawn[labels.numpy() == i]) == set(range(5, 10)) - {pairing[i]}
+
+    from lstnet_tf.vae_transfer.training import train_translator
+
+    source_labels = np.arange(5).repeat(2)
+    source = np.random.default_rng(0).normal(size=(10, 2)).astype(np.float32)
+    _, losses = train_translator(
+        (source, np.zeros_like(source)), source_labels, (codes, np.zeros_like(codes)),
+        target_labels, tasks.pairing_table(pairing),
+        TranslatorConfig(layers=1, units=4, steps=2, batch_size=4, jit_compile=False,
+                         mismatched_pairs=True), 0.1, seed=0)
+    assert math.isfinite(losses["d_mismatched"]) and losses["d_mismatched"] > 0
+
+
 def test_scorer_maps_classes_correctly(shared_data_dir):
     x, y = data.load_mnist("test", shared_data_dir, download=False)
     keep = np.isin(y, tasks.SOURCE_CLASSES)
@@ -128,7 +164,13 @@ def _tiny_splits(real_load_splits, real_load_test, per_domain=400):
 def test_smoke_run_of_the_whole_experiment(tmp_path, monkeypatch, shared_data_dir):
     from lstnet_experiments import reproduce
 
-    load_splits, load_test = _tiny_splits(data.load_splits, data.load_test)
+    load_splits, load_tiny_test = _tiny_splits(data.load_splits, data.load_test)
+    test_reads = []
+
+    def load_test(*args, **kwargs):
+        test_reads.append(1)
+        return load_tiny_test(*args, **kwargs)
+
     monkeypatch.setattr(data, "load_splits", load_splits)
     monkeypatch.setattr(data, "load_test", load_test)
     out = tmp_path / "out"
@@ -151,6 +193,8 @@ def test_smoke_run_of_the_whole_experiment(tmp_path, monkeypatch, shared_data_di
                for v in info["losses"].values())
     assert (out / "table.md").is_file() and (out / "figure_mnist-mnist.png").is_file()
     assert result["provenance"]["code"]["commit"]
+    assert len(test_reads) == 1  # the test split is read once per seed, judge included
+    assert 0.0 <= result["judge"]["test_accuracy"] <= 1.0
 
 
 @pytest.mark.parametrize("argv", [
@@ -194,3 +238,8 @@ def test_usage_errors_fail_before_tensorflow_is_imported(tmp_path):
     assert result.returncode == 2
     assert "tensorflow imported: False" in result.stdout
     assert not (tmp_path / "out").exists()
+
+
+def test_each_domain_trains_its_own_vae_seed():
+    domains = {d for task in tasks.TASKS.values() for d in (task.source, task.target)}
+    assert len({d.vae_seed(seed) for d in domains for seed in (0, 1)}) == 2 * len(domains)

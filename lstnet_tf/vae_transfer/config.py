@@ -49,6 +49,10 @@ class TranslatorConfig:
     batch_size: int = 64
     learning_rate: float = 2e-4  # Adam, for D and G
     beta_1: float = 0.5
+    # Beyond the paper, off by default: D also rejects a real code of another target class
+    # under the conditional (a fourth term of L_D, the matching-aware discriminator of Reed et
+    # al. 2016), so that it learns the pairing from real codes, not only from G's mistakes.
+    mismatched_pairs: bool = False
     # XLA halves the step of these small dense networks on a CPU (speed only).
     jit_compile: bool = True
 

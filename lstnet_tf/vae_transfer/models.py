@@ -44,11 +44,16 @@ Departures, each deliberate:
   of class j here (with the same vector twice, D could reject every generated code by an
   equality test that G, which never sees z_cond, cannot pass).
 - Every -log sigmoid is computed from logits (softplus), the same objective, stabler.
+
+Beyond the paper, behind ``TranslatorConfig.mismatched_pairs`` (off by default): a fourth term
+E[-log(1 - D(z_cond, z_other))], z_other a real code of a target class other than j, so that D
+is taught the pairing by real codes (Reed et al. 2016's matching-aware discriminator).
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers
 
@@ -84,12 +89,17 @@ def gated_interpolation(epsilon, generated, gate):
     return (1.0 - gate) * epsilon + gate * generated
 
 
-def discriminator_terms(real_logits, generated_logits, noise_logits) -> dict:
+def discriminator_terms(real_logits, generated_logits, noise_logits,
+                        mismatched_logits=None) -> dict:
     """The three batch-mean terms of L_D (3), from D's logits: -log D(real),
-    -log(1 - D(generated)), -log(1 - D(noise)); -log sigmoid(a) = softplus(-a)."""
-    return {"real": tf.reduce_mean(tf.nn.softplus(-real_logits)),
-            "generated": tf.reduce_mean(tf.nn.softplus(generated_logits)),
-            "noise": tf.reduce_mean(tf.nn.softplus(noise_logits))}
+    -log(1 - D(generated)), -log(1 - D(noise)); -log sigmoid(a) = softplus(-a). With
+    ``mismatched_logits`` (beyond the paper) a fourth, -log(1 - D(real code of another class))."""
+    terms = {"real": tf.reduce_mean(tf.nn.softplus(-real_logits)),
+             "generated": tf.reduce_mean(tf.nn.softplus(generated_logits)),
+             "noise": tf.reduce_mean(tf.nn.softplus(noise_logits))}
+    if mismatched_logits is not None:
+        terms["mismatched"] = tf.reduce_mean(tf.nn.softplus(mismatched_logits))
+    return terms
 
 
 def generator_terms(generated_logits, epsilon, translated) -> dict:
@@ -221,8 +231,6 @@ class LatentTransfer(keras.Model):
     def __init__(self, config: TranslatorConfig, latent_dim: int, sigma_scale: float,
                  target_mu, target_log_variance, target_labels, pairing, **kwargs):
         super().__init__(**kwargs)
-        import numpy as np
-
         self.config, self.latent_dim, self.sigma_scale = config, latent_dim, sigma_scale
         self.generator = build_generator(config, latent_dim)
         self.discriminator = build_discriminator(config, latent_dim)
@@ -233,9 +241,16 @@ class LatentTransfer(keras.Model):
         self.target_start = tf.constant(np.concatenate([[0], np.cumsum(counts)[:-1]]), tf.int32)
         self.target_count = tf.constant(counts, tf.int32)
         self.pairing = tf.constant(pairing, tf.int32)
+        # The paired target classes, and each one's position among them (for drawing another).
+        paired = np.unique(np.asarray(pairing)[np.asarray(pairing) >= 0])
+        position = np.full(10, -1)
+        position[paired] = np.arange(len(paired))
+        self.paired_classes = tf.constant(paired, tf.int32)
+        self.paired_position = tf.constant(position, tf.int32)
+        d_terms = ("d_real", "d_generated", "d_noise") + (
+            ("d_mismatched",) if config.mismatched_pairs else ())
         self.trackers = {key: keras.metrics.Mean(name=key) for key in
-                         ("d_loss", "d_real", "d_generated", "d_noise", "g_loss",
-                          "g_adversarial", "g_regularizer", "gate")}
+                         ("d_loss", *d_terms, "g_loss", "g_adversarial", "g_regularizer", "gate")}
 
     @property
     def metrics(self):
@@ -251,9 +266,15 @@ class LatentTransfer(keras.Model):
             epsilon = tf.random.normal(tf.shape(codes))
         return self.generator([epsilon, codes], training=training)[0]
 
-    def _target_codes(self, source_labels):
-        """A sampled real target code of class pi(i) for each source label i."""
+    def _target_codes(self, source_labels, mismatched=False):
+        """A sampled real target code of class pi(i) for each source label i (``mismatched``:
+        of another paired target class, drawn uniformly)."""
         classes = tf.gather(self.pairing, source_labels)
+        if mismatched:
+            count = tf.size(self.paired_classes)
+            shift = tf.random.uniform(tf.shape(classes), 1, count, dtype=tf.int32)
+            position = (tf.gather(self.paired_position, classes) + shift) % count
+            classes = tf.gather(self.paired_classes, position)
         count = tf.gather(self.target_count, classes)
         offset = tf.cast(tf.random.uniform(tf.shape(classes)) * tf.cast(count, tf.float32),
                          tf.int32)
@@ -268,12 +289,15 @@ class LatentTransfer(keras.Model):
         condition, real = self._target_codes(labels), self._target_codes(labels)
         epsilon = tf.random.normal(tf.shape(source))
         translated = self.translate(source, epsilon, training=True)
+        other = self._target_codes(labels, mismatched=True) if self.config.mismatched_pairs \
+            else None
         with tf.GradientTape() as tape:
             d_terms = discriminator_terms(
                 self.discriminator([condition, real], training=True),
                 self.discriminator([condition, translated], training=True),
-                self.discriminator([condition, epsilon], training=True))
-            d_loss = d_terms["real"] + d_terms["generated"] + d_terms["noise"]
+                self.discriminator([condition, epsilon], training=True),
+                None if other is None else self.discriminator([condition, other], training=True))
+            d_loss = tf.add_n(list(d_terms.values()))
         d_variables = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_variables), d_variables))
 
@@ -286,8 +310,8 @@ class LatentTransfer(keras.Model):
         g_variables = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_variables), g_variables))
 
-        values = {"d_loss": d_loss, "d_real": d_terms["real"], "d_generated": d_terms["generated"],
-                  "d_noise": d_terms["noise"], "g_loss": g_loss,
+        values = {"d_loss": d_loss, **{f"d_{key}": value for key, value in d_terms.items()},
+                  "g_loss": g_loss,
                   "g_adversarial": g_terms["adversarial"],
                   "g_regularizer": g_terms["regularizer"], "gate": tf.reduce_mean(gate)}
         for key, value in values.items():

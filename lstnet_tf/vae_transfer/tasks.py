@@ -29,6 +29,11 @@ SIZES = (500, 1000, 2000, ALL)
 class Domain:
     dataset: str          # "mnist" or "usps"
     classes: tuple        # the digits it holds
+    # Keeps the domains' VAEs apart for one seed: a VAE's seed is 1000 * seed + this.
+    vae_seed_offset: int
+
+    def vae_seed(self, seed: int) -> int:
+        return 1000 * seed + self.vae_seed_offset
 
     @property
     def key(self) -> str:
@@ -43,11 +48,12 @@ class Task:
     target: Domain
 
 
+MNIST_SOURCE = Domain("mnist", SOURCE_CLASSES, vae_seed_offset=1)
+MNIST_TARGET = Domain("mnist", TARGET_CLASSES, vae_seed_offset=2)
+USPS_SOURCE = Domain("usps", SOURCE_CLASSES, vae_seed_offset=3)
 TASKS = {
-    "mnist-mnist": Task("mnist-mnist", "MNIST{0–4} → MNIST{5–9}",
-                        Domain("mnist", SOURCE_CLASSES), Domain("mnist", TARGET_CLASSES)),
-    "usps-mnist": Task("usps-mnist", "USPS{0–4} → MNIST{5–9}",
-                       Domain("usps", SOURCE_CLASSES), Domain("mnist", TARGET_CLASSES)),
+    "mnist-mnist": Task("mnist-mnist", "MNIST{0–4} → MNIST{5–9}", MNIST_SOURCE, MNIST_TARGET),
+    "usps-mnist": Task("usps-mnist", "USPS{0–4} → MNIST{5–9}", USPS_SOURCE, MNIST_TARGET),
 }
 
 
