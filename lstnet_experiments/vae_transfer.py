@@ -397,6 +397,12 @@ def render_markdown(table: dict) -> str:
         lines += ["", "The paper's own pairing i → i+5 (all training examples, lowest seed, the "
                   "figures): " + "; ".join(f"{vt_tasks.TASKS[n].label} {r['accuracy']:.4f}"
                                            for n, r in figure.items())]
+    overrides = overrides_of(next(iter(table["provenance"].values()))["config"])
+    if overrides:
+        lines += ["", "Settings that differ from the defaults (the paper's method): "
+                  + ", ".join(f"`{key}={value}`" for key, value in overrides.items())
+                  + (" — beyond the paper" if "translator.mismatched_pairs" in overrides else "")
+                  + "."]
     judge = table["judge"]
     lines += ["", "## Provenance", "",
               f"Judge: MNIST classifier (lstnet_tf.classifier, seed {judge.get('seed')}, "
@@ -414,6 +420,15 @@ def render_markdown(table: dict) -> str:
                      f"{env.get('keras')}; load average at start {record['load_average_at_start']}; "
                      f"wall time {table['wall_seconds_per_seed'][seed] / 60:.1f} min")
     return "\n".join(lines) + "\n"
+
+
+def overrides_of(config: dict) -> dict:
+    """The settings of a run's config that differ from the defaults."""
+    from lstnet_tf.config import flat_settings
+
+    defaults = flat_settings(make_config().to_dict())
+    return {key: value for key, value in sorted(flat_settings(config).items())
+            if defaults.get(key) != value}
 
 
 # ---------------------------------------------------------------------------- command

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lstnet_tf.config import flat_settings
 from lstnet_tf.files import write_atomically
-from lstnet_tf.vae_transfer.config import make_config
+from lstnet_experiments.vae_transfer import overrides_of
 
 RULE = ("Rule (fixed before the runs): keep the default unless a variant beats it by more than "
         "0.01 at size 'all' (validation split; the mean over the run's seeds of each seed's 3 "
@@ -28,7 +28,6 @@ RULE = ("Rule (fixed before the runs): keep the default unless a variant beats i
 
 
 def summarize(directory: Path) -> str:
-    defaults = flat_settings(make_config().to_dict())
     lines = ["# VAE transfer: validation study", "", RULE, "",
              "| variant (directory) | differs from the code's defaults | seeds | size | validation "
              "accuracy (mean) | per seed | per pairing | wall time (min) | judge epochs |",
@@ -37,8 +36,7 @@ def summarize(directory: Path) -> str:
         table = json.loads(path.read_text())
         record = next(iter(table["provenance"].values()))
         settings = flat_settings(record["config"])
-        differs = ", ".join(f"{k}={v}" for k, v in sorted(settings.items())
-                            if k in defaults and defaults[k] != v) or "—"
+        differs = ", ".join(f"{k}={v}" for k, v in overrides_of(record["config"]).items()) or "—"
         minutes = sum(table["wall_seconds_per_seed"].values()) / 60
         for row in table["rows"]:
             pairings = "; ".join(f"{seed}: " + " ".join(f"{v:.3f}" for v in values)

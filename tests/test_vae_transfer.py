@@ -194,6 +194,7 @@ def test_smoke_run_of_the_whole_experiment(tmp_path, monkeypatch, shared_data_di
     assert (out / "table.md").is_file() and (out / "figure_mnist-mnist.png").is_file()
     assert result["provenance"]["code"]["commit"]
     assert len(test_reads) == 1  # the test split is read once per seed, judge included
+    assert "`translator.steps=3`" in (out / "table.md").read_text()  # its overrides, stated
     assert 0.0 <= result["judge"]["test_accuracy"] <= 1.0
 
 
