@@ -31,7 +31,8 @@ import numpy as np
 
 from lstnet_tf.config import ConfigError
 from lstnet_tf.vae_transfer import tasks as vt_tasks
-from lstnet_tf.vae_transfer.config import make_config, merge_nested, parse_assignment
+from lstnet_tf.vae_transfer.config import (BEYOND_THE_PAPER, make_config, merge_nested,
+                                             parse_assignment)
 
 EXPERIMENTS = ("vae-transfer",)
 ROOT = Path(__file__).resolve().parent.parent
@@ -401,7 +402,7 @@ def render_markdown(table: dict) -> str:
     if overrides:
         lines += ["", "Settings that differ from the defaults (the paper's method): "
                   + ", ".join(f"`{key}={value}`" for key, value in overrides.items())
-                  + (" — beyond the paper" if "translator.mismatched_pairs" in overrides else "")
+                  + (" — beyond the paper" if overrides.keys() & set(BEYOND_THE_PAPER) else "")
                   + "."]
     judge = table["judge"]
     lines += ["", "## Provenance", "",

@@ -221,6 +221,11 @@ def test_config_defaults_are_the_papers_where_it_speaks():
     assert config.vae.encoder_units == 256 and config.vae.decoder_units == 2048
     assert config.translator.layers == 4 and config.translator.units == 512
     assert config.pairings == 3
+    from lstnet_tf.config import flat_settings
+    from lstnet_tf.vae_transfer.config import BEYOND_THE_PAPER
+
+    defaults = flat_settings(config.to_dict())
+    assert BEYOND_THE_PAPER and all(defaults[key] is False for key in BEYOND_THE_PAPER)
 
 
 def test_usage_errors_fail_before_tensorflow_is_imported(tmp_path):
