@@ -271,9 +271,9 @@ class LatentTransfer(keras.Model):
         of another paired target class, drawn uniformly)."""
         classes = tf.gather(self.pairing, source_labels)
         if mismatched:
-            count = tf.size(self.paired_classes)
-            shift = tf.random.uniform(tf.shape(classes), 1, count, dtype=tf.int32)
-            position = (tf.gather(self.paired_position, classes) + shift) % count
+            paired_count = tf.size(self.paired_classes)
+            shift = tf.random.uniform(tf.shape(classes), 1, paired_count, dtype=tf.int32)
+            position = (tf.gather(self.paired_position, classes) + shift) % paired_count
             classes = tf.gather(self.paired_classes, position)
         count = tf.gather(self.target_count, classes)
         offset = tf.cast(tf.random.uniform(tf.shape(classes)) * tf.cast(count, tf.float32),
