@@ -181,23 +181,28 @@ class Experiment:
                 data_key=f"-val{d.validation_fraction:g}s{d.validation_seed}")
         return self._judge
 
-    def vae(self, domain: vt_tasks.Domain, seed: int):
-        """The domain's VAE for ``seed``, trained on every training image of its classes
-        (cached by config, data split, code fingerprint and seed)."""
+    def vae(self, domain: vt_tasks.Domain, seed: int, subset: np.ndarray | None = None):
+        """The domain's VAE for ``seed``, trained on every training image of its classes, or
+        on those at the indices ``subset`` (cached by config, data split, code fingerprint,
+        seed and subset)."""
         from lstnet_tf.vae_transfer.models import Vae
         from lstnet_tf.vae_transfer.training import train_vae
 
         settings = json.dumps([self.config.vae.__dict__, self.config.data.__dict__,
                                self.config.precision], sort_keys=True)
         key = hashlib.sha256(settings.encode()).hexdigest()[:10]
-        path = self.work / "vaes" / f"{domain.key}-seed{seed}-{key}-def{definition_version()}"
         images, _ = vt_tasks.domain_images(self.splits["train"][domain.dataset], domain)
+        name = domain.key
+        if subset is not None:
+            images = images[subset]
+            name += f"-n{len(subset)}-{hashlib.sha256(subset.tobytes()).hexdigest()[:8]}"
+        path = self.work / "vaes" / f"{name}-seed{seed}-{key}-def{definition_version()}"
         if (path / "vae.weights.h5").is_file():
             vae = Vae(images.shape[1], self.config.vae, name=f"vae_{domain.key}")
             vae(images[:2])
             vae.load_weights(path / "vae.weights.h5")
             info = json.loads((path / "info.json").read_text())
-            self.log(f"  VAE {domain.key} seed {seed}: cached ({path})")
+            self.log(f"  VAE {name} seed {seed}: cached ({path})")
             return vae, info
         start = time.time()
         vae, losses = train_vae(images, self.config.vae, seed=domain.vae_seed(seed),
@@ -206,7 +211,7 @@ class Experiment:
         path.mkdir(parents=True, exist_ok=True)
         vae.save_weights(path / "vae.weights.h5")
         (path / "info.json").write_text(json.dumps(info))
-        self.log(f"  VAE {domain.key} seed {seed}: {len(images)} images, {info['seconds']:.0f} s, "
+        self.log(f"  VAE {name} seed {seed}: {len(images)} images, {info['seconds']:.0f} s, "
                  f"final losses {_fmt(losses)}")
         return vae, info
 
@@ -240,21 +245,44 @@ class Experiment:
             if judge_record["test_accuracy"] < JUDGE_MINIMUM:
                 self.log(f"warning: the judge's MNIST test accuracy "
                          f"{judge_record['test_accuracy']:.4f} is below {JUDGE_MINIMUM}")
+        subset_vaes: dict = {}
+
+        def stage(domain: vt_tasks.Domain, size):
+            """The domain's VAE at ``size`` and the (mu, log sigma^2, labels) of the images the
+            translators may draw from: every training image by default; under
+            ``vaes_trained_on_subset`` (sizes other than "all"), the size's N images, on which
+            that domain's own VAE was trained."""
+            if not config.vaes_trained_on_subset or size == vt_tasks.ALL:
+                return vaes[domain.key][0], train_codes[domain.key]
+            if (domain.key, size) not in subset_vaes:
+                images, labels = vt_tasks.domain_images(self.splits["train"][domain.dataset],
+                                                        domain)
+                picked = vt_tasks.vae_subset(labels, size, seed, domain)
+                vae, info = self.vae(domain, seed, picked)
+                subset_vaes[domain.key, size] = (vae, info,
+                                                 (*encode(vae, images[picked]), labels[picked]))
+            vae, _, codes = subset_vaes[domain.key, size]
+            return vae, codes
+
         pairings = vt_tasks.shuffled_pairings(config.pairings, seed)
         cells, figures = {}, {}
         t = time.time()
         for name in self.args.tasks:
             task = vt_tasks.TASKS[name]
-            source_vae, target_vae = vaes[task.source.key][0], vaes[task.target.key][0]
             x_eval, y_eval = vt_tasks.domain_images(evaluation[task.source.dataset], task.source)
-            mu_eval = encode(source_vae, x_eval)[0]
-            mu_1, log_var_1, y_1 = train_codes[task.source.key]
-            mu_2, log_var_2, y_2 = train_codes[task.target.key]
+            eval_codes: dict = {}  # the conditionals' codes, per source VAE
 
             def score(pairing: dict, size, salt: int):
+                source_vae, (mu_1, log_var_1, y_1) = stage(task.source, size)
+                target_vae, (mu_2, log_var_2, y_2) = stage(task.target, size)
+                if id(source_vae) not in eval_codes:
+                    eval_codes[id(source_vae)] = encode(source_vae, x_eval)[0]
+                mu_eval = eval_codes[id(source_vae)]
+                # Under vaes_trained_on_subset the pool already is the size's N images.
+                drawn = vt_tasks.ALL if config.vaes_trained_on_subset else size
                 rng = np.random.default_rng([seed, salt, 7])
-                s = vt_tasks.labelled_subset(y_1, size, rng)
-                r = vt_tasks.labelled_subset(y_2, size, rng)
+                s = vt_tasks.labelled_subset(y_1, drawn, rng)
+                r = vt_tasks.labelled_subset(y_2, drawn, rng)
                 translator, losses = train_translator(
                     (mu_1[s], log_var_1[s]), y_1[s], (mu_2[r], log_var_2[r]), y_2[r],
                     vt_tasks.pairing_table(pairing), config.translator,
@@ -262,7 +290,7 @@ class Experiment:
                 generated = generate(translator, target_vae, mu_eval, seed=seed)
                 predicted = predict_labels(judge, generated)
                 correct = vt_tasks.paired_correct(predicted, y_eval, pairing)
-                return translator, generated, predicted, {
+                return source_vae, mu_eval, generated, predicted, {
                     "pairing": {str(k): v for k, v in pairing.items()},
                     "accuracy": float(np.mean(correct)), "n": int(len(y_eval)),
                     "per_class": {str(c): float(np.mean(correct[y_eval == c]))
@@ -282,8 +310,8 @@ class Experiment:
                 cells[name][str(size)] = {"pairings": rows,
                                           "mean": float(np.mean([r["accuracy"] for r in rows]))}
             if not self.args.no_figure and seed == min(self.args.seeds):
-                translator, generated, predicted, row = score(FIGURE_PAIRING, vt_tasks.ALL,
-                                                              salt=999)
+                source_vae, mu_eval, generated, predicted, row = score(
+                    FIGURE_PAIRING, vt_tasks.ALL, salt=999)
                 self.log(f"  seed {seed} {name} size all, paper's pairing i -> i+5: accuracy "
                          f"{row['accuracy']:.4f}")
                 figures[name] = row
@@ -302,7 +330,9 @@ class Experiment:
                     {str(k): v for k, v in p.items()} for p in pairings],
                 "cells": cells, "figure_pairing_i_plus_5": figures,
                 "judge": judge_record,
-                "vaes": {key: info for key, (_, info) in vaes.items()},
+                "vaes": {**{key: info for key, (_, info) in vaes.items()},
+                         **{f"{key}-n{size}": info
+                            for (key, size), (_, info, _) in subset_vaes.items()}},
                 "timing_seconds": timings,
                 "load_average_at_end": _load_average()}
 

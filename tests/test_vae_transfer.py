@@ -198,6 +198,41 @@ def test_smoke_run_of_the_whole_experiment(tmp_path, monkeypatch, shared_data_di
     assert 0.0 <= result["judge"]["test_accuracy"] <= 1.0
 
 
+def test_vaes_trained_on_subset_see_only_the_sizes_images(tmp_path, monkeypatch,
+                                                          shared_data_dir):
+    from lstnet_experiments import reproduce
+
+    load_splits, load_test = _tiny_splits(data.load_splits, data.load_test)
+    monkeypatch.setattr(data, "load_splits", load_splits)
+    monkeypatch.setattr(data, "load_test", load_test)
+    out = tmp_path / "out"
+    assert reproduce.main([
+        "--experiment", "vae-transfer", "--seeds", "0", "--tasks", "mnist-mnist",
+        "--sizes", "10", "--split", "validation", "--no-figure", "--data-dir",
+        str(shared_data_dir), "--no-download", "--quiet", "--out", str(out), "--work-dir",
+        str(tmp_path / "work"), "--set", "vaes_trained_on_subset=true",
+        "--set", "vae.steps=2", "--set", "vae.batch_size=4", "--set", "translator.steps=2",
+        "--set", "translator.jit_compile=false", "--set", "judge.mnist_epochs=1",
+        "--set", "judge.steps_per_epoch=2", "--set", "pairings=2"]) == 0
+    result = json.loads((out / "seed0.json").read_text())
+    assert result["vaes"]["mnist0-4-n10"]["images"] == 10
+    assert result["vaes"]["mnist5-9-n10"]["images"] == 10
+    assert len(result["cells"]["mnist-mnist"]["10"]["pairings"]) == 2
+    assert "`vaes_trained_on_subset=True`" in (out / "table.md").read_text()
+    # one VAE per domain and size, shared by the pairings, plus the full-data ones
+    assert len(list((tmp_path / "work" / "vaes").iterdir())) == 4
+
+
+def test_vae_subset_is_balanced_and_one_draw_per_seed_size_and_domain():
+    labels = np.repeat(np.arange(5), 40)
+    picked = tasks.vae_subset(labels, 50, 0, tasks.MNIST_SOURCE)
+    assert np.bincount(labels[picked]).tolist() == [10] * 5
+    assert np.array_equal(picked, tasks.vae_subset(labels, 50, 0, tasks.MNIST_SOURCE))
+    for other in [(labels, 50, 1, tasks.MNIST_SOURCE), (labels, 50, 0, tasks.MNIST_TARGET)]:
+        assert not np.array_equal(picked, tasks.vae_subset(*other))
+    assert len(tasks.vae_subset(labels, tasks.ALL, 0, tasks.MNIST_SOURCE)) == 200
+
+
 @pytest.mark.parametrize("argv", [
     ["--experiment", "vae-transfr"],
     ["--experiment", "vae-transfer", "--sizes", "7"],

@@ -73,6 +73,12 @@ class VaeTransferConfig:
     judge: ClassifierConfig = field(default_factory=lambda: ClassifierConfig(mnist_epochs=10))
     # Class pairings (shuffled bijections source class -> target class) per seed: paper, 3.
     pairings: int = 3
+    # What Table 1's "size of training set" counts, a choice the paper leaves open. Off: the
+    # labelled examples the translator sees (N per domain, drawn per pairing); the VAEs train on
+    # every training image of their domain. On, the other reading: the whole method sees only N
+    # images per domain, so the VAEs train on those N too (drawn once per seed and size,
+    # shared by the pairings; "all" is the same in both readings).
+    vaes_trained_on_subset: bool = False
     # float32: the networks are small, bfloat16 buys nothing here (lstnet_tf.precision names).
     precision: str = "float32"
 

@@ -6,10 +6,12 @@ testing set with number as their classes", domain 1 holding digits {0..4}, domai
 {5..9}. So both MNIST domains draw from all of MNIST train (minus the validation split), each
 keeping the images of its own five classes; USPS -> MNIST takes USPS {0..4} as domain 1.
 
-"Size of training set" (Table 1) counts the *labelled* examples the translator sees, per
-domain: N source images and N target images, N/5 of each class, drawn once per seed. The
-VAEs are unconditional and trained before, on every (unlabelled) training image of their
-domain, so they do not depend on N; "all" uses every labelled training image of the domain.
+"Size of training set" (Table 1) counts, by default, the *labelled* examples the translator
+sees, per domain: N source images and N target images, N/5 of each class, drawn per seed and
+pairing. The VAEs are unconditional and trained before, on every (unlabelled) training image of
+their domain, so they do not depend on N; "all" uses every labelled training image of the
+domain. The other reading (``vaes_trained_on_subset``): the VAEs see only the N images too
+(``vae_subset``, one draw per seed, size and domain, shared by the pairings).
 """
 
 from __future__ import annotations
@@ -90,6 +92,16 @@ def labelled_subset(labels: np.ndarray, size, rng: np.random.Generator) -> np.nd
             raise ValueError(f"class {digit} has {len(members)} examples, {per_class} wanted")
         picked.append(rng.choice(members, per_class, replace=False))
     return np.sort(np.concatenate(picked))
+
+
+def vae_subset(labels: np.ndarray, size, seed: int, domain: Domain) -> np.ndarray:
+    """The N examples of ``domain`` that both its VAE and the translators see when "size"
+    counts every image the method learns from: one balanced draw per seed, size and domain
+    (independent of which other sizes run)."""
+    if size == ALL:
+        return np.arange(len(labels))
+    rng = np.random.default_rng([seed, size, domain.vae_seed_offset, 13])
+    return labelled_subset(labels, size, rng)
 
 
 def shuffled_pairings(count: int, seed: int) -> list[dict]:
