@@ -397,13 +397,36 @@ def write_table(out: Path) -> dict:
                 "n": results[next(iter(per_seed))]["cells"][name][size]["pairings"][0]["n"],
                 "chance": vt_tasks.CHANCE})
     seconds = {s: r["timing_seconds"]["total"] for s, r in results.items()}
+    trends = [size_trend(results, name) for name in vt_tasks.TASKS
+              if len(first["cells"].get(name, {})) > 1]
     table = {"split": split, "rows": rows, "seeds": list(results), "wall_seconds_per_seed": seconds,
+             "trend": trends,
              "figure_pairing_i_plus_5": first.get("figure_pairing_i_plus_5", {}),
              "provenance": {s: r["provenance"] for s, r in results.items()},
              "judge": first["judge"]}
     write_atomically(out / "table.json", json.dumps(table, indent=1, default=str))
     write_atomically(out / "table.md", render_markdown(table))
     return table
+
+
+def size_trend(results: dict[int, dict], name: str) -> dict:
+    """Does accuracy change from the table's smallest size to its largest? The unit is one
+    (seed, pairing): a seed trains every size with the same pairings, so its translators pair
+    up across sizes. Two-sided exact Wilcoxon signed-rank test on the differences (largest
+    minus smallest) of every unit of every seed."""
+    from scipy import stats
+
+    sizes = list(next(iter(results.values()))["cells"][name])
+    smallest, largest = sizes[0], sizes[-1]
+    differences = [large["accuracy"] - small["accuracy"]
+                   for result in results.values()
+                   for small, large in zip(result["cells"][name][smallest]["pairings"],
+                                           result["cells"][name][largest]["pairings"])]
+    p_value = (float(stats.wilcoxon(differences).pvalue)
+               if any(differences) else 1.0)
+    return {"task": name, "from": smallest, "to": largest, "units": len(differences),
+            "mean_difference": float(np.mean(differences)),
+            "rises": int(np.sum(np.asarray(differences) > 0)), "p_value": p_value}
 
 
 def render_markdown(table: dict) -> str:
@@ -423,6 +446,11 @@ def render_markdown(table: dict) -> str:
                                 for s, vs in row["per_pairing"].items())
         lines.append(f"| {row['label']} | {row['size']} | {paper} | **{row['mean']:.4f}**{std} | "
                      f"{row['chance']:.1f} | {per_seed} | {per_pairing} | {row['n']} |")
+    for trend in table.get("trend", []):
+        lines += ["", f"Size {trend['from']} → {trend['to']}, {vt_tasks.TASKS[trend['task']].label}: "
+                  f"{trend['mean_difference']:+.4f} on average over {trend['units']} (seed, "
+                  f"pairing) units, higher in {trend['rises']} of them; Wilcoxon signed-rank "
+                  f"p {trend['p_value']:.2g} (two-sided, exact)."]
     figure = table.get("figure_pairing_i_plus_5") or {}
     if figure:
         lines += ["", "The paper's own pairing i → i+5 (all training examples, lowest seed, the "

@@ -223,6 +223,28 @@ def test_vaes_trained_on_subset_see_only_the_sizes_images(tmp_path, monkeypatch,
     assert len(list((tmp_path / "work" / "vaes").iterdir())) == 4
 
 
+def test_size_trend_pairs_each_seeds_pairings_across_sizes():
+    from lstnet_experiments.vae_transfer import size_trend
+
+    def results(small, large):  # 3 seeds x 3 pairings; sizes in the order the table runs them
+        return {seed: {"cells": {"mnist-mnist": {
+            "500": {"pairings": [{"accuracy": a} for a in small[seed]]},
+            "all": {"pairings": [{"accuracy": a} for a in large[seed]]}}}} for seed in range(3)}
+
+    small = [[0.5, 0.6, 0.7]] * 3
+    large = [[0.51 + 0.01 * k, 0.64 + 0.01 * k, 0.77 + 0.01 * k] for k in range(3)]
+    rising = size_trend(results(small, large), "mnist-mnist")
+    assert (rising["from"], rising["to"], rising["units"], rising["rises"]) == ("500", "all", 9, 9)
+    assert rising["mean_difference"] == pytest.approx(np.mean(large) - np.mean(small))
+    assert rising["p_value"] == pytest.approx(2 / 2 ** 9)  # every unit rises: the exact minimum
+    falling = size_trend(results(large, small), "mnist-mnist")
+    assert falling["rises"] == 0 and falling["mean_difference"] == -rising["mean_difference"]
+    # The same values unpaired across pairings (shuffled within seeds) change the differences.
+    shuffled = size_trend(results(small, [row[::-1] for row in large]), "mnist-mnist")
+    assert shuffled["rises"] < 9 and shuffled["p_value"] > rising["p_value"]
+    assert size_trend(results(small, small), "mnist-mnist")["p_value"] == 1.0
+
+
 def test_vae_subset_is_balanced_and_one_draw_per_seed_size_and_domain():
     labels = np.repeat(np.arange(5), 40)
     picked = tasks.vae_subset(labels, 50, 0, tasks.MNIST_SOURCE)
