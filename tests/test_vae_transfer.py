@@ -167,8 +167,8 @@ def test_smoke_run_of_the_whole_experiment(tmp_path, monkeypatch, shared_data_di
     load_splits, load_tiny_test = _tiny_splits(data.load_splits, data.load_test)
     test_reads = []
 
-    def load_test(*args, **kwargs):
-        test_reads.append(1)
+    def load_test(*args, **kwargs):  # records the VAEs trained by then
+        test_reads.append(len(list((tmp_path / "work" / "vaes").iterdir())))
         return load_tiny_test(*args, **kwargs)
 
     monkeypatch.setattr(data, "load_splits", load_splits)
@@ -194,6 +194,7 @@ def test_smoke_run_of_the_whole_experiment(tmp_path, monkeypatch, shared_data_di
     assert (out / "table.md").is_file() and (out / "figure_mnist-mnist.png").is_file()
     assert result["provenance"]["code"]["commit"]
     assert len(test_reads) == 1  # the test split is read once per seed, judge included
+    assert test_reads == [len(result["vaes"])] == [3]  # after every VAE was trained
     assert "`translator.steps=3`" in (out / "table.md").read_text()  # its overrides, stated
     assert 0.0 <= result["judge"]["test_accuracy"] <= 1.0
 
@@ -219,8 +220,8 @@ def test_vaes_trained_on_subset_see_only_the_sizes_images(tmp_path, monkeypatch,
     assert result["vaes"]["mnist5-9-n10"]["images"] == 10
     assert len(result["cells"]["mnist-mnist"]["10"]["pairings"]) == 2
     assert "`vaes_trained_on_subset=True`" in (out / "table.md").read_text()
-    # one VAE per domain and size, shared by the pairings, plus the full-data ones
-    assert len(list((tmp_path / "work" / "vaes").iterdir())) == 4
+    # one VAE per domain and size, shared by the pairings; no full-data VAE (no "all", no figure)
+    assert len(list((tmp_path / "work" / "vaes").iterdir())) == 2
 
 
 def test_size_trend_pairs_each_seeds_pairings_across_sizes():
