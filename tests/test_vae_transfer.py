@@ -307,3 +307,35 @@ def test_usage_errors_fail_before_tensorflow_is_imported(tmp_path):
 def test_each_domain_trains_its_own_vae_seed():
     domains = {d for task in tasks.TASKS.values() for d in (task.source, task.target)}
     assert len({d.vae_seed(seed) for d in domains for seed in (0, 1)}) == 2 * len(domains)
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_a_training_does_not_depend_on_the_trainings_before_it(jit_compile):
+    """Each VAE and translator draws its noise from its own seed, so the same training gives
+    the same weights whether it runs first or after others in the process (under XLA a
+    stateful tf.random op ignores its seed and draws from one process-wide stream)."""
+    from lstnet_tf.vae_transfer.config import VaeConfig
+    from lstnet_tf.vae_transfer.training import train_translator, train_vae
+
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, size=(8, 16, 16, 1)).astype(np.float32)
+    vae_config = VaeConfig(latent_dim=3, base_channels=2, encoder_units=4, decoder_units=32,
+                           steps=3, batch_size=4)
+    target_labels = np.repeat(np.arange(5, 10), 2)
+    target = rng.normal(size=(10, 3)).astype(np.float32)
+    source = rng.normal(size=(10, 3)).astype(np.float32)
+    pairing = tasks.pairing_table({i: i + 5 for i in range(5)})
+    translator_config = TranslatorConfig(layers=1, units=4, steps=3, batch_size=4,
+                                         mismatched_pairs=True, jit_compile=jit_compile)
+
+    def weights(seed):
+        vae, _ = train_vae(images, vae_config, seed=seed, name="vae")
+        translator, _ = train_translator(
+            (source, np.zeros_like(source)), np.arange(5).repeat(2), (target, np.zeros_like(target)),
+            target_labels, pairing, translator_config, 0.1, seed=seed)
+        return [w.numpy() for w in vae.weights + translator.weights]
+
+    first = weights(0)
+    assert any(not np.array_equal(a, b) for a, b in zip(first, weights(1)))  # seeds matter
+    for before, after in zip(first, weights(0)):
+        np.testing.assert_array_equal(before, after)

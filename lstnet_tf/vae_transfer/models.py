@@ -183,9 +183,12 @@ def build_discriminator(config: TranslatorConfig, latent_dim: int,
 class Vae(keras.Model):
     """One unconditional VAE trained on one domain's images with L_VAE (``fit(images)``)."""
 
-    def __init__(self, image_side: int, config: VaeConfig, name: str = "vae", **kwargs):
+    def __init__(self, image_side: int, config: VaeConfig, name: str = "vae", seed=None,
+                 **kwargs):
         super().__init__(name=name, **kwargs)
         self.config = config
+        # The model's own noise stream: a training does not depend on what ran before it.
+        self.seed_generator = keras.random.SeedGenerator(seed)
         self.encoder = build_encoder(image_side, config, f"{name}_encoder")
         self.decoder = build_decoder(image_side, config, f"{name}_decoder")
         self.trackers = {key: keras.metrics.Mean(name=key)
@@ -203,7 +206,7 @@ class Vae(keras.Model):
     def train_step(self, images):
         with tf.GradientTape() as tape:
             mu, log_variance = self.encoder(images, training=True)
-            noise = tf.random.normal(tf.shape(mu))
+            noise = keras.random.normal(tf.shape(mu), seed=self.seed_generator)
             code = sample_code(mu, log_variance, self.config.sigma_scale, noise)
             cost = reconstruction_cost(images, self.decoder(code, training=True))
             kl = kl_divergence(mu, log_variance)
@@ -229,9 +232,12 @@ class LatentTransfer(keras.Model):
     """
 
     def __init__(self, config: TranslatorConfig, latent_dim: int, sigma_scale: float,
-                 target_mu, target_log_variance, target_labels, pairing, **kwargs):
+                 target_mu, target_log_variance, target_labels, pairing, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.config, self.latent_dim, self.sigma_scale = config, latent_dim, sigma_scale
+        # The model's own noise stream (stateless draws, so XLA honours it too): a training
+        # does not depend on what ran before it in the process.
+        self.seed_generator = keras.random.SeedGenerator(seed)
         self.generator = build_generator(config, latent_dim)
         self.discriminator = build_discriminator(config, latent_dim)
         order = np.argsort(target_labels, kind="stable")
@@ -260,11 +266,8 @@ class LatentTransfer(keras.Model):
         super().compile()
         self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
 
-    def translate(self, codes, epsilon=None, training=False):
-        """G(eps, z1) for source codes z1 (fresh eps ~ N(0, I) unless given)."""
-        if epsilon is None:
-            epsilon = tf.random.normal(tf.shape(codes))
-        return self.generator([epsilon, codes], training=training)[0]
+    def _normal(self, like):
+        return keras.random.normal(tf.shape(like), seed=self.seed_generator)
 
     def _target_codes(self, source_labels, mismatched=False):
         """A sampled real target code of class pi(i) for each source label i (``mismatched``:
@@ -272,23 +275,24 @@ class LatentTransfer(keras.Model):
         classes = tf.gather(self.pairing, source_labels)
         if mismatched:
             paired_count = tf.size(self.paired_classes)
-            shift = tf.random.uniform(tf.shape(classes), 1, paired_count, dtype=tf.int32)
+            shift = keras.random.randint(tf.shape(classes), 1, paired_count, dtype="int32",
+                                         seed=self.seed_generator)
             position = (tf.gather(self.paired_position, classes) + shift) % paired_count
             classes = tf.gather(self.paired_classes, position)
         count = tf.gather(self.target_count, classes)
-        offset = tf.cast(tf.random.uniform(tf.shape(classes)) * tf.cast(count, tf.float32),
-                         tf.int32)
+        offset = tf.cast(keras.random.uniform(tf.shape(classes), seed=self.seed_generator)
+                         * tf.cast(count, tf.float32), tf.int32)
         index = tf.gather(self.target_start, classes) + tf.minimum(offset, count - 1)
         mu = tf.gather(self.target_mu, index)
         log_variance = tf.gather(self.target_log_variance, index)
-        return sample_code(mu, log_variance, self.sigma_scale, tf.random.normal(tf.shape(mu)))
+        return sample_code(mu, log_variance, self.sigma_scale, self._normal(mu))
 
     def train_step(self, data):
         mu, log_variance, labels = data
-        source = sample_code(mu, log_variance, self.sigma_scale, tf.random.normal(tf.shape(mu)))
+        source = sample_code(mu, log_variance, self.sigma_scale, self._normal(mu))
         condition, real = self._target_codes(labels), self._target_codes(labels)
-        epsilon = tf.random.normal(tf.shape(source))
-        translated = self.translate(source, epsilon, training=True)
+        epsilon = self._normal(source)
+        translated, _ = self.generator([epsilon, source], training=True)
         other = self._target_codes(labels, mismatched=True) if self.config.mismatched_pairs \
             else None
         with tf.GradientTape() as tape:
@@ -301,7 +305,7 @@ class LatentTransfer(keras.Model):
         d_variables = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_variables), d_variables))
 
-        epsilon = tf.random.normal(tf.shape(source))
+        epsilon = self._normal(source)
         with tf.GradientTape() as tape:
             translated, gate = self.generator([epsilon, source], training=True)
             g_terms = generator_terms(self.discriminator([condition, translated], training=True),

@@ -29,7 +29,7 @@ def train_vae(images: np.ndarray, config: VaeConfig, seed: int, name: str,
     """A VAE fitted to ``images`` (N, side, side, 1) in [-1, 1] for ``config.steps`` steps;
     returns it and the mean losses over the last tenth of the steps."""
     keras.utils.set_random_seed(seed)
-    vae = Vae(images.shape[1], config, name=name)
+    vae = Vae(images.shape[1], config, name=name, seed=seed)
     vae(images[:1])  # built, so that its weights can be saved and loaded
     vae.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     dataset = (tf.data.Dataset.from_tensor_slices(images)
@@ -65,7 +65,7 @@ def train_translator(source_codes: tuple, source_labels: np.ndarray, target_code
     keras.utils.set_random_seed(seed)
     (mu_1, log_variance_1), (mu_2, log_variance_2) = source_codes, target_codes
     model = LatentTransfer(config, mu_1.shape[1], sigma_scale, mu_2, log_variance_2,
-                           target_labels, pairing)
+                           target_labels, pairing, seed=seed)
     model.compile(d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1),
                   g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1))
     dataset = (tf.data.Dataset.from_tensor_slices((mu_1, log_variance_1, source_labels))
