@@ -291,11 +291,11 @@ class Experiment:
                     "final_losses": losses}
 
             cells[name] = {}
-            for size_index, size in enumerate(self.args.sizes):
+            for size in self.args.sizes:
                 rows = []
                 for k, pairing in enumerate(pairings):
                     cell_start = time.time()
-                    *_, row = score(pairing, size, salt=10 * size_index + k)
+                    *_, row = score(pairing, size, salt=vt_tasks.cell_salt(size, k))
                     rows.append(row)
                     self.log(f"  seed {seed} {name} size {size} pairing {k} "
                              f"{_pairing_text(pairing)}: accuracy {row['accuracy']:.4f} "
@@ -304,7 +304,7 @@ class Experiment:
                                           "mean": float(np.mean([r["accuracy"] for r in rows]))}
             if not self.args.no_figure and seed == min(self.args.seeds):
                 source_vae, mu_eval, generated, predicted, row = score(
-                    FIGURE_PAIRING, vt_tasks.ALL, salt=999)
+                    FIGURE_PAIRING, vt_tasks.ALL, salt=vt_tasks.FIGURE_SALT)
                 self.log(f"  seed {seed} {name} size all, paper's pairing i -> i+5: accuracy "
                          f"{row['accuracy']:.4f}")
                 figures[name] = row

@@ -174,14 +174,14 @@ def test_smoke_run_of_the_whole_experiment(tmp_path, monkeypatch, shared_data_di
     monkeypatch.setattr(data, "load_splits", load_splits)
     monkeypatch.setattr(data, "load_test", load_test)
     out = tmp_path / "out"
-    code = reproduce.main([
-        "--experiment", "vae-transfer", "--seeds", "0", "--sizes", "10", "all",
-        "--data-dir", str(shared_data_dir), "--no-download", "--quiet",
-        "--out", str(out), "--work-dir", str(tmp_path / "work"),
-        "--set", "vae.steps=2", "--set", "vae.batch_size=16", "--set", "translator.steps=3",
-        "--set", "translator.batch_size=8", "--set", "translator.jit_compile=false",
-        "--set", "judge.mnist_epochs=1", "--set", "judge.steps_per_epoch=2",
-        "--set", "pairings=1"])
+    argv = ["--experiment", "vae-transfer", "--seeds", "0",
+            "--data-dir", str(shared_data_dir), "--no-download", "--quiet",
+            "--work-dir", str(tmp_path / "work"),
+            "--set", "vae.steps=2", "--set", "vae.batch_size=16", "--set", "translator.steps=3",
+            "--set", "translator.batch_size=8", "--set", "translator.jit_compile=false",
+            "--set", "judge.mnist_epochs=1", "--set", "judge.steps_per_epoch=2",
+            "--set", "pairings=1"]
+    code = reproduce.main([*argv, "--sizes", "10", "all", "--out", str(out)])
     assert code == 0
     result = json.loads((out / "seed0.json").read_text())
     for task in tasks.TASKS:
@@ -197,6 +197,13 @@ def test_smoke_run_of_the_whole_experiment(tmp_path, monkeypatch, shared_data_di
     assert test_reads == [len(result["vaes"])] == [3]  # after every VAE was trained
     assert "`translator.steps=3`" in (out / "table.md").read_text()  # its overrides, stated
     assert 0.0 <= result["judge"]["test_accuracy"] <= 1.0
+
+    # A cell does not depend on the sizes or tasks run before it: "all" alone gives the same.
+    alone = tmp_path / "alone"
+    assert reproduce.main([*argv, "--sizes", "all", "--tasks", "usps-mnist", "--no-figure",
+                           "--out", str(alone)]) == 0
+    (row,) = json.loads((alone / "seed0.json").read_text())["cells"]["usps-mnist"]["all"]["pairings"]
+    assert row == result["cells"]["usps-mnist"]["all"]["pairings"][0]
 
 
 def test_vaes_trained_on_subset_see_only_the_sizes_images(tmp_path, monkeypatch,
@@ -339,3 +346,9 @@ def test_a_training_does_not_depend_on_the_trainings_before_it(jit_compile):
     assert any(not np.array_equal(a, b) for a, b in zip(first, weights(1)))  # seeds matter
     for before, after in zip(first, weights(0)):
         np.testing.assert_array_equal(before, after)
+
+
+def test_a_cells_seed_is_keyed_by_its_size_not_its_place_in_the_command():
+    assert [tasks.cell_salt(size, 0) for size in tasks.SIZES] == [0, 10, 20, 30]  # as run
+    salts = [tasks.cell_salt(size, k) for size in (*tasks.SIZES, 10, 250, 1500) for k in range(10)]
+    assert len(set(salts)) == len(salts) and tasks.FIGURE_SALT not in salts

@@ -105,6 +105,8 @@ class VaeTransferConfig:
                    "translator.regularizer_weight": self.translator.regularizer_weight}
         problems += [f"{name} must be >= 0, got {value}" for name, value in weights.items()
                      if value < 0]
+        if self.pairings > 10:  # tasks.cell_salt keeps 10 seed offsets per size
+            problems.append(f"pairings must be at most 10, got {self.pairings}")
         if self.vae.decoder_units % 16:
             problems.append("vae.decoder_units must be a multiple of 16 (reshaped to 4x4xC)")
         if self.precision not in PRECISIONS or self.precision == "auto":

@@ -25,6 +25,16 @@ TARGET_CLASSES = (5, 6, 7, 8, 9)
 CHANCE = 1.0 / len(TARGET_CLASSES)
 ALL = "all"
 SIZES = (500, 1000, 2000, ALL)
+FIGURE_SALT = 999  # the figure's extra translator (the paper's pairing i -> i+5, all examples)
+
+
+def cell_salt(size, pairing_index: int) -> int:
+    """The seed offset of one cell's translator and labelled draw, keyed by the size itself
+    and not by its place among the command's ``--sizes``, so that a cell's value does not
+    depend on which other sizes run. The paper's sizes keep the offsets their positions in
+    ``SIZES`` gave them (0, 10, 20, 30), which the committed tables were run with."""
+    key = SIZES.index(size) if size in SIZES else len(SIZES) + size
+    return 10 * key + pairing_index
 
 
 @dataclass(frozen=True)
