@@ -268,6 +268,7 @@ def test_vae_subset_is_balanced_and_one_draw_per_seed_size_and_domain():
     ["--experiment", "vae-transfer", "--sizes", "7"],
     ["--experiment", "vae-transfer", "--set", "vae.stepz=3"],
     ["--experiment", "vae-transfer", "--set", "translator.steps=0"],
+    ["--experiment", "vae-transfer", "--set", "pairings=11"],
 ])
 def test_bad_input_is_a_usage_error_and_writes_nothing(tmp_path, argv, capsys):
     from lstnet_experiments import reproduce
@@ -350,5 +351,6 @@ def test_a_training_does_not_depend_on_the_trainings_before_it(jit_compile):
 
 def test_a_cells_seed_is_keyed_by_its_size_not_its_place_in_the_command():
     assert [tasks.cell_salt(size, 0) for size in tasks.SIZES] == [0, 10, 20, 30]  # as run
-    salts = [tasks.cell_salt(size, k) for size in (*tasks.SIZES, 10, 250, 1500) for k in range(10)]
+    salts = [tasks.cell_salt(size, k) for size in (*tasks.SIZES, 10, 95, 250, 1500)
+             for k in range(10)]
     assert len(set(salts)) == len(salts) and tasks.FIGURE_SALT not in salts

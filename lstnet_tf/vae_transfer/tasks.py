@@ -32,8 +32,9 @@ def cell_salt(size, pairing_index: int) -> int:
     """The seed offset of one cell's translator and labelled draw, keyed by the size itself
     and not by its place among the command's ``--sizes``, so that a cell's value does not
     depend on which other sizes run. The paper's sizes keep the offsets their positions in
-    ``SIZES`` gave them (0, 10, 20, 30), which the committed tables were run with."""
-    key = SIZES.index(size) if size in SIZES else len(SIZES) + size
+    ``SIZES`` gave them (0, 10, 20, 30), which the committed tables were run with; any other
+    size is keyed from 100 up, so that no cell's salt reaches ``FIGURE_SALT``."""
+    key = SIZES.index(size) if size in SIZES else 100 + size
     return 10 * key + pairing_index
 
 
