@@ -86,7 +86,7 @@ class FakeLSTNet:
 
 
 @pytest.fixture
-def test_sets():
+def held_out_sets():
     """30 MNIST and 20 USPS "test images"; the two label sequences differ."""
     y1 = ((np.arange(30) * 3) % 10).astype(np.int32)  # 0 3 6 9 2 5 8 1 4 7 ...
     y2 = (np.arange(20) % 10).astype(np.int32)        # 0 1 2 ... 9 0 1 ...
@@ -170,29 +170,29 @@ def test_accuracy_is_measured_against_the_given_labels():
 # evaluate_lstnet and evaluate_source_only
 
 
-def test_evaluate_lstnet_scores_both_directions(test_sets, classifiers):
+def test_evaluate_lstnet_scores_both_directions(held_out_sets, classifiers):
     """USPS->MNIST uses translate_2_to_1, the MNIST classifier and the USPS labels (class 3
     corrupted: 2 of 20 -> 0.9); MNIST->USPS uses translate_1_to_2, the USPS classifier and the
     MNIST labels (classes 1, 2 corrupted: 6 of 30 -> 0.8)."""
     model = FakeLSTNet(corrupt_2_to_1=(3,), corrupt_1_to_2=(1, 2))
-    result = evaluate_lstnet(model, classifiers, test_sets)
+    result = evaluate_lstnet(model, classifiers, held_out_sets)
     assert set(result) == set(evaluate.DIRECTIONS) == {"usps_to_mnist", "mnist_to_usps"}
     assert result["usps_to_mnist"] == pytest.approx(18 / 20, abs=1e-12)
     assert result["mnist_to_usps"] == pytest.approx(24 / 30, abs=1e-12)
     assert model.inputs == {"2_to_1": 20, "1_to_2": 30}
 
 
-def test_evaluate_lstnet_with_identity_like_translations_scores_one(test_sets, classifiers):
+def test_evaluate_lstnet_with_identity_like_translations_scores_one(held_out_sets, classifiers):
     """Translations that keep every class give 1.0 in both directions."""
-    result = evaluate_lstnet(FakeLSTNet((), ()), classifiers, test_sets)
+    result = evaluate_lstnet(FakeLSTNet((), ()), classifiers, held_out_sets)
     assert result == {"usps_to_mnist": 1.0, "mnist_to_usps": 1.0}
 
 
-def test_evaluate_lstnet_honours_limit(test_sets, classifiers):
+def test_evaluate_lstnet_honours_limit(held_out_sets, classifiers):
     """limit=7 translates and scores only the first 7 test images of each domain: USPS
     classes 0..6 (one of them 3) -> 6/7; MNIST classes 0 3 6 9 2 5 8 (one in {1, 2}) -> 6/7."""
     model = FakeLSTNet(corrupt_2_to_1=(3,), corrupt_1_to_2=(1, 2))
-    result = evaluate_lstnet(model, classifiers, test_sets, limit=7)
+    result = evaluate_lstnet(model, classifiers, held_out_sets, limit=7)
     assert result["usps_to_mnist"] == pytest.approx(6 / 7, abs=1e-12)
     assert result["mnist_to_usps"] == pytest.approx(6 / 7, abs=1e-12)
     assert model.inputs == {"2_to_1": 7, "1_to_2": 7}
@@ -200,19 +200,19 @@ def test_evaluate_lstnet_honours_limit(test_sets, classifiers):
     assert sum(s[0] for s in classifiers["usps"].shapes) == 7
 
 
-def test_source_only_resizes_to_the_source_classifiers_size(test_sets, classifiers):
+def test_source_only_resizes_to_the_source_classifiers_size(held_out_sets, classifiers):
     """Source-only: USPS test images go to the MNIST classifier at 28x28 and MNIST test images
     to the USPS classifier at 16x16; constant images keep their class, so both score 1.0."""
-    result = evaluate_source_only(classifiers, test_sets)
+    result = evaluate_source_only(classifiers, held_out_sets)
     assert result == pytest.approx({"usps_to_mnist": 1.0, "mnist_to_usps": 1.0}, abs=1e-12)
     assert classifiers["mnist"].shapes == [(20, MNIST_SIZE, MNIST_SIZE, 1)]
     assert classifiers["usps"].shapes == [(30, USPS_SIZE, USPS_SIZE, 1)]
 
 
-def test_source_only_scores_against_the_target_labels(test_sets, classifiers):
+def test_source_only_scores_against_the_target_labels(held_out_sets, classifiers):
     """Source-only compares with each target domain's own labels: spoil 5 of the 20 USPS
     labels and 3 of the 30 MNIST labels -> 0.75 and 0.9."""
-    (x1, y1), (x2, y2) = test_sets["mnist"], test_sets["usps"]
+    (x1, y1), (x2, y2) = held_out_sets["mnist"], held_out_sets["usps"]
     y1, y2 = y1.copy(), y2.copy()
     y2[:5] = (y2[:5] + 1) % 10
     y1[-3:] = (y1[-3:] + 1) % 10
