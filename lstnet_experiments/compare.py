@@ -12,8 +12,8 @@ that LSTNet also has, the paired exact McNemar test against LSTNet's same seed o
 images, on validation and on test. The judges of a seed are the same classifiers for every
 method (seed-keyed, cached): each row says whether the seed files' classifier accuracies
 agree. A method "qualifies for 3 seeds" when its seed 0 differs from LSTNet's by at least one
-point with p < 0.01 on validation under Table 2's judge in either direction (the rule was
-fixed before any method's first seed finished). Writes ``table.md``, ``table.json`` and
+point with p < 0.01 on validation in either direction, under the augmented judge (the rule was
+fixed before any method's first seed finished, when that was Table 2's judge). Writes ``table.md``, ``table.json`` and
 ``translations.png`` (the first 12 test images of each direction, translated by every method's
 seed 0) to --methods.
 """
@@ -33,8 +33,10 @@ from lstnet_tf.console import run_command
 from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS, SOURCE_AND_TARGET
 from lstnet_tf.methods import METHODS
 
-# A seed-0 difference from LSTNet that earns a method two more seeds (validation, Table 2's judge).
-QUALIFYING_GAP, QUALIFYING_P = 0.01, 0.01
+# A seed-0 difference from LSTNet that earns a method two more seeds (validation). The rule was
+# fixed, and every method read by it, when the augmented classifiers were Table 2's judge; it
+# stays on them, so that what qualified does not change after the fact.
+QUALIFYING_GAP, QUALIFYING_P, QUALIFYING_JUDGE = 0.01, 0.01, "augmented"
 FIGURE_IMAGES = 12
 
 
@@ -126,7 +128,7 @@ def build(args) -> dict:
                         if judge in mine[split] and judge in theirs[split]}
                 rows.append(row)
                 seed0 = row["against_lstnet"].get("0", {}).get("validation")
-                if judge == "augmented" and seed0 is not None:
+                if judge == QUALIFYING_JUDGE and seed0 is not None:
                     qualifies[method] = qualifies.get(method, False) or (
                         abs(seed0["difference"]) >= QUALIFYING_GAP
                         and seed0["p_value"] < QUALIFYING_P)
@@ -137,8 +139,9 @@ def build(args) -> dict:
         "qualifies_for_three_seeds": qualifies,
         "published_cited": PUBLISHED,
         "qualifying_rule": f"seed 0 differs from LSTNet's seed 0 by >= {QUALIFYING_GAP:g} with "
-                           f"McNemar p < {QUALIFYING_P:g} on validation, Table 2's judge, "
-                           "in either direction",
+                           f"McNemar p < {QUALIFYING_P:g} on validation, in either "
+                           "direction, under the classifiers trained with augmentation (Table "
+                           "2's judge when the rule was fixed; the plain judge leads since)",
     }
 
 

@@ -186,3 +186,33 @@ def method_rows(panels: dict, title: str, path: Path) -> Path:
         subfig.suptitle(direction, fontsize=10)
     fig.suptitle(title, fontsize=11)
     return _save(fig, path)
+
+
+def score_by_trial(points: list[tuple[int, float, bool]], path: Path, title: str) -> Path:
+    """A tuning study's score against the trial number (``(number, score, is_base_preset)``),
+    with the best score so far as a step line and the base preset's score as a dashed line."""
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    numbers = [n for n, _, _ in points]
+    scores = [s for _, s, _ in points]
+    ax.plot(numbers, scores, "o", label="finished trial")
+    ax.step(numbers, np.maximum.accumulate(scores), where="post", label="best so far")
+    for number, score, base in points:
+        if base:
+            ax.axhline(score, color="gray", linestyle="--", label=f"base preset (trial {number})")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("validation score (plain judge, mean of both directions)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def importances(values: dict[str, float], path: Path, title: str) -> Path:
+    """Horizontal bars of per-parameter importances (largest on top)."""
+    names = list(values)[::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.4 * len(names) + 1.2), layout="constrained")
+    ax.barh(names, [values[n] for n in names])
+    ax.set_xlabel("importance (share of the score's variance)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, axis="x")
+    return _save(fig, path)

@@ -212,8 +212,9 @@ def run_all(args) -> int:
         with _phase(timings, f"seed {seed}"):
             finished = runner.run_seed(seed, out)
             result = finished.result
-            print(f"seed {seed}: test accuracy {result['test']['augmented']['lstnet']}, "
-                  f"source-only {result['test']['augmented']['source_only']}; "
+            judged = result["test"].get("plain") or result["test"]["augmented"]
+            print(f"seed {seed}: test accuracy {judged['lstnet']}, "
+                  f"source-only {judged['source_only']} (Table 2's judge); "
                   f"wrote {out / f'seed{seed}.json'}", flush=True)
         # The figures show the lowest seed of the directory, so that adding seeds later never
         # replaces them; drawn right after it, so that an interrupted run leaves them.

@@ -39,15 +39,19 @@ class Runner:
     """Runs seeds of one configuration; checkpoints and cached classifiers go to ``work_dir``."""
 
     def __init__(self, config: ExperimentConfig, work_dir: Path, data_dir=None,
-                 download: bool | None = None, verbose: int = 2, command: str | None = None):
+                 download: bool | None = None, verbose: int = 2, command: str | None = None,
+                 classifier_dir: Path | None = None, splits: dict | None = None):
+        """``classifier_dir`` (default ``work_dir/classifiers``) caches the judges, so that runs
+        in several work directories can share them; ``splits`` are already loaded ones."""
         self.config, self.work = config, Path(work_dir)
+        self.classifier_dir = Path(classifier_dir) if classifier_dir else self.work / "classifiers"
         self.data_dir, self.download, self.verbose = data_dir, download, verbose
         program = Path(sys.argv[0]).name  # reproduce.py, or the installed lstnet-reproduce
         self.command = command or " ".join(
             [f"python {program}" if program.endswith(".py") else program] + sys.argv[1:])
         # The code that runs is the code at start-up (a seed can take an hour).
         self.environment = environment()
-        self._splits = None
+        self._splits = splits
 
     # ------------------------------------------------------------------ data
 
@@ -76,7 +80,7 @@ class Runner:
         config = dataclasses.replace(self.config.classifier, augment=augment)
         d = self.config.data
         return load_or_train_classifiers(
-            self.splits, config, seed, self.work / "classifiers", self.verbose,
+            self.splits, config, seed, self.classifier_dir, self.verbose,
             data_key=f"-val{d.validation_fraction:g}s{d.validation_seed}")
 
     # -------------------------------------------------------------- training
@@ -164,9 +168,10 @@ class Runner:
     # --------------------------------------------------------------- a seed
 
     def judges(self, seed: int) -> tuple[dict, dict]:
-        """The seed's judges by name (``augmented``: its own classifiers, which also monitor
-        training; ``plain``: one fixed pair, trained with seed 0, the same strict judge of
-        every seed) and the augmented pair's validation accuracies."""
+        """The seed's judges by name (``plain``, Table 2's judge: one fixed pair trained
+        without augmentation with seed 0, the same judge of every seed, which also monitors
+        training; ``augmented``, the second judge: the seed's own pair trained with LSTNet's
+        augmentation) and the augmented pair's validation accuracies."""
         classifiers, validation_accuracy = self.classifiers(seed, augment=True)
         judges = {"augmented": classifiers}
         if self.config.eval.second_judge:
@@ -193,7 +198,8 @@ class Runner:
         timings["classifiers"] = round(time.time() - start, 1)
 
         start, before = time.time(), _completed_steps(self.run_dir(seed))
-        model = self.train(seed, classifiers)
+        # Monitored under Table 2's judge (the plain one; docs/evaluation.md).
+        model = self.train(seed, judges.get("plain", classifiers))
         timings["training"] = round(time.time() - start, 1)
         trained = model.step - before
 

@@ -95,6 +95,10 @@ class TrainConfig:
     lr_decay_start: float = 1.0
     beta_1: float = 0.8
     beta_2: float = 0.999
+    # Weight decay of both Adam optimizers, Keras' decoupled form (as AdamW: each step shrinks
+    # every trained weight by learning rate x weight_decay); 0 = none, as the paper. The
+    # PyTorch peer's weight_decay=1e-2 is the L2 form, added to the gradient instead.
+    weight_decay: float = 0.0
     loss_weights: LossWeights = field(default_factory=LossWeights)
     augment: bool = True
     # "auto": mixed_float16 on a GPU; on a CPU the faster of float32 and mixed_bfloat16,
@@ -186,6 +190,8 @@ class ExperimentConfig:
         if not 0.0 <= self.train.lr_decay_start <= 1.0:
             problems.append(f"train.lr_decay_start must be in [0, 1] (a fraction of train.steps), "
                             f"got {self.train.lr_decay_start}")
+        if self.train.weight_decay < 0:
+            problems.append(f"train.weight_decay must be >= 0, got {self.train.weight_decay}")
         if not 0.0 <= self.train.ema_decay < 1.0:
             problems.append(f"train.ema_decay must be in [0, 1), got {self.train.ema_decay}")
         if self.eval.weights not in EVAL_WEIGHTS:

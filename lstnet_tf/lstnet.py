@@ -35,11 +35,13 @@ LOSS_TERMS = (*DISCRIMINATOR_TERMS, "d_total", *GENERATOR_TERMS, "g_total")
 
 
 def default_optimizer(learning_rate=1e-4, beta_1=0.8, beta_2=0.999, name=None,
-                      ema_decay: float = 0.0):
+                      ema_decay: float = 0.0, weight_decay: float = 0.0):
     """The paper's Adam (section 3); ``ema_decay > 0`` also keeps a moving average of the
-    weights it trains (Keras' ``use_ema``; it does not change the updates)."""
+    weights it trains (Keras' ``use_ema``; it does not change the updates); ``weight_decay``
+    is Keras' decoupled decay (none in the paper)."""
     return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
-                                 name=name, use_ema=ema_decay > 0,
+                                 name=name, weight_decay=weight_decay or None,
+                                 use_ema=ema_decay > 0,
                                  ema_momentum=ema_decay or 0.99)
 
 

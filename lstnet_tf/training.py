@@ -56,10 +56,12 @@ def build_lstnet(config: ExperimentConfig, precision: str | None = None,
             strategy and train.synchronized_batch_norm))
         model.compile(
             d_optimizer=default_optimizer(learning_rate_schedule(train.d_learning_rate, train),
-                                          train.beta_1, train.beta_2, "d_adam"),
+                                          train.beta_1, train.beta_2, "d_adam",
+                                          weight_decay=train.weight_decay),
             g_optimizer=default_optimizer(learning_rate_schedule(train.g_learning_rate, train),
                                           train.beta_1, train.beta_2, "g_adam",
-                                          ema_decay=train.ema_decay),
+                                          ema_decay=train.ema_decay,
+                                          weight_decay=train.weight_decay),
             loss_weights=train.loss_weights,
             jit_compile=train.jit_compile,
         )

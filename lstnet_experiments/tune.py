@@ -1,0 +1,416 @@
+"""A resumable hyper-parameter study of LSTNet on Optuna, scored on the validation split.
+
+    python -m lstnet_experiments.tune --trials 3 --data-dir ../shared/data
+    python -m lstnet_experiments.tune --report          # tables and figures only, no training
+
+The study lives in a SQLite file (default ``results/tuning/study.db``), committed, so the same
+command carries it on in the next session or on the next machine: trials are numbered on, and
+the sampler (TPE, seeded with ``sampler_seed`` + the number of trials so far, so a resumed
+study samples reproducibly) reads every earlier trial. The search space is a YAML file
+(default ``results/tuning/space.yaml``; see the comments there). The study's first trial is
+the base preset itself (the reference every other trial is read against).
+
+Each trial is an ordinary run of the project's runner (``Runner.train``: the same training
+loop, checkpoints and resume as ``reproduce.py``) with the trial's overrides, then scored on
+the **validation split** under **Table 2's judge** (the classifiers trained without
+augmentation), in the preset's evaluation variant. Its value is the mean of the two
+directions' accuracies: both targets count equally, and the mean lets the direction with the
+larger gap (MNIST->USPS) pull the search without chasing the 727-image USPS validation set's
+noise, as the minimum of the two would. The test sets are never read.
+
+A trial reports its score at every checkpoint; a percentile pruner stops a trial in the
+lowest quarter at the same point of the schedule (after the first half). Every trial's
+schedule has the same number of checkpoints, so "the same point" is the same fraction of it.
+A trial killed with its process (a session's end) stops beating its heartbeat; the next
+``tune`` command marks it failed and queues its parameters again, and the re-run resumes from
+its last checkpoint when the work directory survived. Each trial records its overrides, seed,
+git commit, machine, precision, wall time and curve (``user_attrs`` of the study, and
+``trials.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from lstnet_tf.config import ConfigError, available_presets, flat_settings, load_config
+from lstnet_tf.console import UserFacingError, run_command
+
+RESULTS = Path("results") / "tuning"
+SPACE_KEYS = {"study", "preset", "seed", "sampler_seed", "steps", "checkpoints", "equal_cost",
+              "levers"}
+SCHEDULE_FIELDS = ("train.steps", "train.checkpoint_every")
+LEVER_KEYS = {"fields", "low", "high", "log", "choices"}
+OBJECTIVE = "mean of the two directions' validation accuracies, plain judge"
+
+
+class SpaceError(ValueError):
+    """A search-space file that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Lever:
+    """One searched value, written to every config field in ``fields`` (tied weights)."""
+
+    name: str
+    fields: tuple[str, ...]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple | None = None
+
+    def suggest(self, trial):
+        if self.choices is not None:
+            return trial.suggest_categorical(self.name, list(self.choices))
+        return trial.suggest_float(self.name, self.low, self.high, log=self.log)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    study: str
+    preset: str
+    seed: int
+    sampler_seed: int
+    steps: int | None  # the base preset's length (before equal-cost scaling); None: the preset's
+    checkpoints: int
+    equal_cost: bool
+    levers: tuple[Lever, ...]
+
+    def overrides(self, params: dict) -> dict:
+        """The nested config overrides of one trial's parameters."""
+        nested: dict = {}
+        for lever in self.levers:
+            for field in lever.fields:
+                *sections, key = field.split(".")
+                node = nested
+                for section in sections:
+                    node = node.setdefault(section, {})
+                node[key] = params[lever.name]
+        return nested
+
+    def preset_params(self) -> dict:
+        """The base preset's own value of every lever (the study's first trial)."""
+        config = load_config(self.preset).to_dict()
+        params = {}
+        for lever in self.levers:
+            value = config
+            for part in lever.fields[0].split("."):
+                value = value[part]
+            params[lever.name] = value
+        return params
+
+
+def load_space(path: Path) -> SearchSpace:
+    """Reads and checks a search-space file; every problem is a ``SpaceError``."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise SpaceError(f"cannot read the search space {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise SpaceError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise SpaceError(f"{path} must be a mapping with the keys {sorted(SPACE_KEYS)}")
+    unknown = set(raw) - SPACE_KEYS
+    if unknown:
+        raise SpaceError(f"unknown key(s) {sorted(unknown)} in {path}; valid: {sorted(SPACE_KEYS)}")
+    missing = {"study", "preset", "levers"} - set(raw)
+    if missing:
+        raise SpaceError(f"{path} lacks {sorted(missing)}")
+    if raw["preset"] not in available_presets():
+        raise SpaceError(f"preset {raw['preset']!r} in {path} is not one of {available_presets()}")
+    if not isinstance(raw["levers"], dict) or not raw["levers"]:
+        raise SpaceError(f"levers in {path} must be a non-empty mapping of name: range")
+    levers = tuple(_lever(name, spec, path) for name, spec in raw["levers"].items())
+    space = SearchSpace(study=str(raw["study"]), preset=raw["preset"],
+                        seed=int(raw.get("seed", 0)), sampler_seed=int(raw.get("sampler_seed", 0)),
+                        steps=None if raw.get("steps") is None else int(raw["steps"]),
+                        checkpoints=int(raw.get("checkpoints", 14)),
+                        equal_cost=bool(raw.get("equal_cost", True)), levers=levers)
+    if space.checkpoints < 1 or (space.steps is not None and space.steps < space.checkpoints):
+        raise SpaceError(f"checkpoints in {path} must be >= 1, and steps (if given) >= checkpoints")
+    # Every field exists and takes every value of its range (checked on the real config).
+    known = flat_settings(load_config(space.preset).to_dict())
+    for lever in levers:
+        unknown = [field for field in lever.fields if field not in known]
+        if set(lever.fields) & set(SCHEDULE_FIELDS):
+            raise SpaceError(f"lever {lever.name} in {path}: {', '.join(SCHEDULE_FIELDS)} are set "
+                             "by the space's steps, checkpoints and equal_cost, not by a lever")
+        if unknown:
+            raise SpaceError(f"lever {lever.name} in {path}: unknown config field(s) {unknown}; "
+                             "a field is a dotted path such as train.beta_1 (the resolved "
+                             "config of seed<N>.json lists them all)")
+    for lever in levers:
+        values = list(lever.choices) if lever.choices is not None else [lever.low, lever.high]
+        for value in values:
+            try:
+                load_config(space.preset, space.overrides({**space.preset_params(),
+                                                           lever.name: value}))
+            except ConfigError as error:
+                raise SpaceError(f"lever {lever.name} = {value!r} in {path}: {error}") from None
+    # The study's first trial is the base preset: its values must lie in the space.
+    for lever in levers:
+        value = space.preset_params()[lever.name]
+        inside = (value in lever.choices if lever.choices is not None
+                  else lever.low <= value <= lever.high)
+        if not inside:
+            raise SpaceError(f"lever {lever.name} in {path} leaves out the base preset's value "
+                             f"{value!r} (the study's first trial is the preset itself)")
+    return space
+
+
+def _lever(name: str, spec, path: Path) -> Lever:
+    if not isinstance(spec, dict):
+        raise SpaceError(f"lever {name} in {path} must be a mapping with {sorted(LEVER_KEYS)}")
+    unknown = set(spec) - LEVER_KEYS
+    if unknown:
+        raise SpaceError(f"unknown key(s) {sorted(unknown)} in lever {name} of {path}; valid: "
+                         f"{sorted(LEVER_KEYS)}")
+    fields = spec.get("fields")
+    if isinstance(fields, str):
+        fields = [fields]
+    if not fields or not all(isinstance(f, str) for f in fields):
+        raise SpaceError(f"lever {name} in {path} needs fields: a config field or a list of them")
+    if "choices" in spec:
+        choices = spec["choices"]
+        if not isinstance(choices, list) or not choices or {"low", "high", "log"} & set(spec):
+            raise SpaceError(f"lever {name} in {path}: choices must be a non-empty list, "
+                             "without low/high/log")
+        return Lever(name, tuple(fields), choices=tuple(choices))
+    low, high, log = spec.get("low"), spec.get("high"), bool(spec.get("log", False))
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)):
+        raise SpaceError(f"lever {name} in {path} needs numeric low and high, or choices")
+    if not low < high:
+        raise SpaceError(f"lever {name} in {path} has an empty range: low {low} >= high {high}")
+    if log and low <= 0:
+        raise SpaceError(f"lever {name} in {path}: a log range needs low > 0, got {low}")
+    return Lever(name, tuple(fields), float(low), float(high), log)
+
+
+def iteration_cost(width: float, batch_size: int) -> int:
+    """FLOPs of one training step (``lstnet_experiments.flops``) at this width and batch."""
+    from lstnet_experiments.flops import iteration_flops
+    from lstnet_tf.config import ModelConfig
+    from lstnet_tf.models import build_lstnet_networks
+
+    networks = build_lstnet_networks(ModelConfig(width=width))
+    return iteration_flops(networks, batch_size, reuse_forward=True)["total"]
+
+
+def space_config(space: SearchSpace, params: dict):
+    """The resolved config of a trial: the preset, the trial's overrides, and a schedule of
+    ``space.checkpoints`` checkpoints whose length costs what the preset's does (steps scaled
+    by the preset's FLOPs per step over the trial's, when ``equal_cost``)."""
+    config = load_config(space.preset, space.overrides(params))
+    base = load_config(space.preset)
+    steps = space.steps or base.train.steps
+    if space.equal_cost:
+        steps = steps * iteration_cost(base.model.width, base.train.batch_size) / iteration_cost(
+            config.model.width, config.train.batch_size)
+    every = max(1, round(steps / space.checkpoints))
+    train = {"steps": every * space.checkpoints, "checkpoint_every": every}
+    overrides = space.overrides(params)
+    overrides["train"] = {**overrides.get("train", {}), **train}
+    return load_config(space.preset, overrides)
+
+
+def run_key(config) -> str:
+    """A trial's work directory name: the same settings resume the same checkpoints."""
+    text = json.dumps({k: v for k, v in config.to_dict().items() if k != "description"},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m lstnet_experiments.tune", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--space", type=Path, default=RESULTS / "space.yaml",
+                        help="the search-space YAML (default: %(default)s)")
+    parser.add_argument("--study", type=Path, default=RESULTS / "study.db",
+                        help="the SQLite file of the study; created if absent, else resumed "
+                             "(default: %(default)s)")
+    parser.add_argument("--trials", type=int, default=1,
+                        help="trials to run in this command (default: %(default)s)")
+    parser.add_argument("--stop-after", type=float, default=None, metavar="MINUTES",
+                        help="start no new trial after this many minutes")
+    parser.add_argument("--report", action="store_true",
+                        help="only rewrite trials.md, trials.json and the figures beside the study")
+    parser.add_argument("--work-dir", type=Path, default=Path("runs") / "tuning",
+                        help="checkpoints per trial setting and the cached judges (default: "
+                             "%(default)s)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="directory holding mnist/ and usps/ (as reproduce.py)")
+    parser.add_argument("--no-download", action="store_true", help="never download data")
+    parser.add_argument("--grace-seconds", type=int, default=600,
+                        help="a running trial whose heartbeat is this old was killed: it is "
+                             "marked failed and its parameters queued again (default: "
+                             "%(default)s)")
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
+    args = parser.parse_args(argv)
+    if args.trials < 0:
+        parser.error(f"--trials must be >= 0, got {args.trials}")
+    try:
+        args.space_spec = load_space(args.space)
+    except SpaceError as error:
+        parser.error(str(error))
+    if args.data_dir is not None and not args.data_dir.is_dir():
+        parser.error(f"--data-dir {args.data_dir} is not a directory")
+    if args.report and not args.study.is_file():
+        parser.error(f"--report: no study at {args.study} (run the command without --report first)")
+    if args.study.exists() and not args.study.is_file():
+        parser.error(f"--study {args.study} exists and is not a file")
+    return args
+
+
+def open_study(path: Path, space: SearchSpace, grace_seconds: int):
+    import optuna
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Heartbeats and their retry callback are "experimental" in Optuna (since 2.8): the
+    # warning says nothing a user can act on.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    storage = optuna.storages.RDBStorage(
+        f"sqlite:///{path}", heartbeat_interval=max(1, min(60, grace_seconds // 3)),
+        grace_period=grace_seconds,
+        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+            max_retry=2, inherit_intermediate_values=True))
+    sampler_seed = space.sampler_seed
+    existing = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    if space.study in existing:
+        sampler_seed += len(optuna.load_study(study_name=space.study, storage=storage).trials)
+    study = optuna.create_study(
+        study_name=space.study, storage=storage, direction="maximize", load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=8),
+        pruner=optuna.pruners.PercentilePruner(
+            25.0, n_startup_trials=5, n_warmup_steps=space.checkpoints // 2))
+    if space.study not in existing:
+        study.set_user_attr("objective", OBJECTIVE)
+        study.enqueue_trial(space.preset_params(), user_attrs={"role": "the base preset"})
+    return study
+
+
+class Objective:
+    """One trial: the runner trains the trial's config; its score is read on validation."""
+
+    def __init__(self, args, space: SearchSpace):
+        self.args, self.space = args, space
+        self.splits = None
+
+    def __call__(self, trial) -> float:
+        from lstnet_experiments.runner import Runner
+        from lstnet_tf.files import environment
+
+        params = {lever.name: lever.suggest(trial) for lever in self.space.levers}
+        config = space_config(self.space, params)
+        key = run_key(config)
+        started = time.time()
+        runner = Runner(config, self.args.work_dir / key, self.args.data_dir,
+                        False if self.args.no_download else None, verbose=2,
+                        command=f"python -m lstnet_experiments.tune (trial {trial.number})",
+                        classifier_dir=self.args.work_dir / "classifiers", splits=self.splits)
+        self.splits = runner.splits
+        judge, _ = runner.classifiers(0, augment=False)
+        env = runner.environment
+        trial.set_user_attr("overrides", self.space.overrides(params))
+        trial.set_user_attr("steps", config.train.steps)
+        trial.set_user_attr("seed", self.space.seed)
+        trial.set_user_attr("git_commit", env["git_commit"])
+        trial.set_user_attr("machine", {"cpu": env["cpu"], "cpu_flags": env["cpu_flags"],
+                                        "tensorflow": env["tensorflow"], "keras": env["keras"]})
+        trial.set_user_attr("run_key", key)
+        print(f"\n== trial {trial.number}: {json.dumps(params)}; {config.train.steps} steps, "
+              f"work dir {runner.work} ==", flush=True)
+        reporter = validation_reporter(runner, judge, trial, config.train.checkpoint_every)
+        try:
+            model = runner.train(self.space.seed, judge, callbacks=(reporter,))
+        finally:
+            trial.set_user_attr("wall_seconds", round(time.time() - started, 1))
+        curve = trial.user_attrs.get("curve", [])
+        if not curve or curve[-1]["step"] != model.step:  # trained before, by an earlier trial
+            curve.append({"step": model.step, **validation_scores(runner, model, {"plain": judge})})
+            trial.set_user_attr("curve", curve)
+            trial.set_user_attr("precision", model.precision_choice.to_dict())
+        trial.set_user_attr("validation", curve[-1])
+        return curve[-1]["score"]
+
+
+def validation_scores(runner, model, judges: dict) -> dict:
+    """Full-validation accuracy per judge and direction of the config's evaluation variant,
+    and the objective (the mean of the plain judge's two directions)."""
+    from lstnet_tf.evaluate import accuracies, direction_correct
+
+    evaluated = runner.config.eval
+    translators = runner.translators(model, evaluated.weights, evaluated.batch_norm)
+    scores = {name: accuracies(direction_correct(translators, classifiers,
+                                                 runner.splits["validation"]))
+              for name, classifiers in judges.items()}
+    return {"score": sum(scores["plain"].values()) / len(scores["plain"]), **scores}
+
+
+def validation_reporter(runner, judge: dict, trial, every: int):
+    """A Keras callback that, at every checkpoint (after it is saved), scores the trial on
+    validation, reports it to the pruner and keeps it in the trial's curve; it raises
+    ``optuna.TrialPruned`` when the pruner says the trial is hopeless."""
+    import keras
+    import optuna
+
+    class ValidationReporter(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            step = self.model.step
+            if step % every:  # a short first epoch up to the interval (resume)
+                return
+            trial.set_user_attr("precision", self.model.precision_choice.to_dict())
+            values = validation_scores(runner, self.model, {"plain": judge})
+            curve = [c for c in trial.user_attrs.get("curve", []) if c["step"] < step]
+            trial.set_user_attr("curve", curve + [{"step": step, **values}])
+            trial.report(values["score"], step // every)
+            print(f"  trial {trial.number}, step {step}: validation (plain judge) "
+                  + ", ".join(f"{d} {v:.4f}" for d, v in values["plain"].items())
+                  + f"; score {values['score']:.4f}", flush=True)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at step {step} (checkpoint {step // every})")
+
+    return ValidationReporter()
+
+
+def run(args) -> int:
+    import optuna
+
+    from lstnet_experiments import tuning_report
+    from lstnet_tf.training import NonFiniteLossError
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = args.space_spec
+    study = open_study(args.study, space, args.grace_seconds)
+    if not args.report:
+        print(f"Study '{space.study}' in {args.study}: {len(study.trials)} trial(s) so far; "
+              f"objective: {OBJECTIVE}; base preset '{space.preset}', seed {space.seed}.",
+              flush=True)
+        started, objective = time.time(), Objective(args, space)
+        for _ in range(args.trials):
+            if args.stop_after is not None and time.time() - started > args.stop_after * 60:
+                print(f"--stop-after {args.stop_after:g} min reached: no new trial.")
+                break
+            study.optimize(objective, n_trials=1, catch=(NonFiniteLossError,),
+                           gc_after_trial=True)
+            tuning_report.write(study, args.study.parent, space)
+    written = tuning_report.write(study, args.study.parent, space)
+    print("wrote", *written)
+    return 0
+
+
+def main(argv=None) -> int:
+    return run_command(parse_args, run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
