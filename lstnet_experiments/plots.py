@@ -83,7 +83,8 @@ def loss_curves(losses_csv: Path, path: Path, title: str) -> Path:
         ax.grid(alpha=0.3)
     if "cycle consistency (L1)" in groups:
         axes[list(groups).index("cycle consistency (L1)")].set_yscale("log")
-    fig.suptitle(f"{title} (moving average over {window} steps)", fontsize=11)
+    fig.suptitle(title if window == 1 else f"{title} (moving average over {window} steps)",
+                 fontsize=11)
     return _save(fig, path)
 
 
@@ -113,17 +114,20 @@ def accuracy_curves(monitor_csvs: dict, path: Path, title: str) -> Path:
     (``monitor_csvs`` maps a label such as "seed 0" to a monitor CSV): final weights solid or
     dashed, their moving average (where the CSV has it) dotted. Monitoring only."""
     fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    lowest = 1.0
     for run_label, csv_path in monitor_csvs.items():
         data = read_csv(csv_path)
         for key, style in (("usps_to_mnist", "-"), ("mnist_to_usps", "--"),
                            ("usps_to_mnist_ema", ":"), ("mnist_to_usps_ema", ":")):
-            if key in data:
+            if key in data and len(data[key]):
                 name = key.replace("_to_", "→").replace("_ema", " (average)")
                 ax.plot(data["step"], data[key], style, marker="o", markersize=3,
                         label=f"{name} {run_label}")
+                lowest = min(lowest, float(np.min(data[key])))
     ax.set_xlabel("step")
     ax.set_ylabel("accuracy on a validation subset")
-    ax.set_ylim(max(0.0, ax.get_ylim()[0]), 1.0)
+    # A margin below the lowest point, so that no curve runs along the frame.
+    ax.set_ylim(max(0.0, lowest - 0.05), 1.0)
     ax.set_title(f"{title}\nmonitoring only: the reported number is the final checkpoint",
                  fontsize=10)
     ax.grid(alpha=0.3)

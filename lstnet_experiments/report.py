@@ -14,7 +14,7 @@ import json
 import statistics
 from pathlib import Path
 
-from lstnet_tf.config import settings_that_differ, with_defaults
+from lstnet_tf.config import flat_settings, settings_that_differ, with_defaults
 from lstnet_tf.console import UserFacingError
 from lstnet_tf.files import write_atomically
 from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS, SOURCE_AND_TARGET
@@ -49,12 +49,17 @@ def check_compatible(out_dir: Path, config: dict) -> list[int]:
     """The seeds already in ``out_dir``; a ``ResultsError`` if they come from another config
     (checked before any training, so that nothing of theirs is overwritten)."""
     results = read_seed_results(out_dir)
+    if not results:
+        return []
     # Recorded fields added since take their defaults: a method-less record is an LSTNet run.
-    if results and settings_that_differ(
-            with_defaults(next(iter(results.values()))["provenance"]["config"]), config):
+    recorded = with_defaults(next(iter(results.values()))["provenance"]["config"])
+    differ = settings_that_differ(recorded, config)
+    if differ:
+        then, now = flat_settings(recorded), flat_settings(config)
         raise ResultsError(
-            f"{out_dir} holds seed files {sorted(results)} of another configuration (method, "
-            f"preset or overrides differ); pass --out to write this configuration elsewhere")
+            f"{out_dir} holds seed files {sorted(results)} of another configuration ("
+            + ", ".join(f"{k}: {then[k]!r} there, {now[k]!r} now" for k in differ[:5])
+            + "); pass another --out to keep both, or the same settings to add seeds")
     return list(results)
 
 

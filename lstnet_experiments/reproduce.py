@@ -1,9 +1,9 @@
 """Regenerates Table 2 of the LSTNet paper (ESANN 2020) and its figures.
 
-    python reproduce.py --all                      # preset chosen for this machine
-    python reproduce.py --all --preset cpu --seeds 0 1 2
+    python reproduce.py --all                      # train seed 0 into my_results/<preset>/
+    python reproduce.py --all --preset cpu --seeds 0 1 2 --out results/cpu   # the committed table
     python reproduce.py --all --preset cpu --method unit --out results/methods/unit
-    python reproduce.py --summary --preset paper   # Table 1 networks, keras summaries
+    python reproduce.py --summary --preset paper   # Table 1 networks, keras summaries (instead of --all)
     python reproduce.py --experiment vae-transfer  # latent VAE transfer (own flags: --help)
 
 (``lstnet-reproduce`` is the same command once the package is installed.)
@@ -30,15 +30,28 @@ from lstnet_tf.methods import METHODS
 from lstnet_tf.precision import PRECISIONS
 
 
+DEFAULT_OUT = Path("my_results")  # a user's own runs; results/ holds the committed ones
+
+
+def program_name() -> str:
+    """The command as the user typed it: lstnet-reproduce once installed, else reproduce.py."""
+    name = Path(sys.argv[0]).name
+    return "lstnet-reproduce" if name == "lstnet-reproduce" else "reproduce.py"
+
+
 def parse_args(argv=None):
     presets = available_presets()
+    program = program_name()
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog=program, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage=f"{program} (--all | --summary | --experiment vae-transfer) [options]; "
+              f"{program} --experiment vae-transfer --help for that experiment's options")
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--all", action="store_true",
                         help="classifiers, LSTNet training, evaluation, Table 2 and figures")
     action.add_argument("--summary", action="store_true",
-                        help="print keras.Model.summary() of every Table 1 network and exit")
+                        help="instead of --all: print keras.Model.summary() of every Table 1 "
+                             "network and exit")
     parser.add_argument("--preset", choices=presets, default=None,
                         help=f"configuration preset from lstnet_tf/configs/ ({', '.join(presets)}); "
                              "default: 'paper' when TensorFlow sees a GPU, else 'cpu'")
@@ -51,7 +64,11 @@ def parse_args(argv=None):
                              "mean ± std (default: 0)")
     parser.add_argument("--steps", type=int, default=None,
                         help="override the preset's number of LSTNet training steps (a multiple "
-                             "of its checkpoint interval)")
+                             "of the checkpoint interval; shorter runs than the interval "
+                             "checkpoint at their end)")
+    parser.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
+                        help="override the preset's checkpoint (and progress, monitor) "
+                             "interval in steps (cpu: 500)")
     parser.add_argument("--width", type=float, default=None,
                         help="override the preset's width multiplier (every Table 1 channel "
                              "count times WIDTH; 1.0 is the paper's networks)")
@@ -71,9 +88,10 @@ def parse_args(argv=None):
     parser.add_argument("--no-download", action="store_true",
                         help="never download missing data (same as LSTNET_NO_DOWNLOAD=1)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="where tables and figures go (default: results/<preset>, or "
-                             "results/<preset>_<method> for another method, in the current "
-                             "directory)")
+                        help=f"where seed files, tables, figures and models go (default: "
+                             f"{DEFAULT_OUT}/<preset>, or {DEFAULT_OUT}/<preset>_<method> for "
+                             "another method, in the current directory; the committed runs are "
+                             "in results/)")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="checkpoints, logs and cached classifiers (default: runs/<preset> in "
                              "the current directory)")
@@ -89,6 +107,10 @@ def parse_args(argv=None):
         parser.error(f"--seeds must be distinct non-negative integers, got {args.seeds}")
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps must be a positive integer, got {args.steps}")
+    if args.checkpoint_every is not None and args.checkpoint_every < 1:
+        parser.error(f"--checkpoint-every must be a positive integer, got {args.checkpoint_every}")
+    if args.width is not None and not args.width > 0:
+        parser.error(f"--width must be > 0 (1.0 is the paper's networks), got {args.width:g}")
     if args.devices not in (None, "all") and not (args.devices.isdigit() and int(args.devices)):
         parser.error(f"--devices must be a positive integer or 'all', got {args.devices!r}")
     if args.data_dir is not None and not args.data_dir.is_dir():
@@ -100,10 +122,23 @@ def parse_args(argv=None):
     args.preset_reason = "chosen with --preset"
     if args.preset is None:
         args.preset, args.preset_reason = _default_preset()
-    train_overrides = {}
+    train_overrides, args.adjusted = {}, []
     if args.steps is not None:
+        train_overrides["steps"] = args.steps
+    if args.checkpoint_every is not None:
+        train_overrides["checkpoint_every"] = args.checkpoint_every
+    else:
         every = load_config(args.preset).train.checkpoint_every
-        train_overrides.update(steps=args.steps, checkpoint_every=min(every, args.steps))
+        steps = args.steps or load_config(args.preset).train.steps
+        if steps < every:  # a run shorter than the interval checkpoints once, at its end
+            train_overrides["checkpoint_every"] = steps
+            args.adjusted.append(f"checkpoint interval {steps} (the whole run: --steps is "
+                                 f"shorter than the preset's {every})")
+        elif steps % every:
+            parser.error(f"--steps {steps} is not a multiple of the preset's checkpoint interval "
+                         f"({every} steps): pass --steps {steps - steps % every} or "
+                         f"{steps - steps % every + every}, or --checkpoint-every N with N "
+                         f"dividing {steps}")
     if args.precision is not None:
         train_overrides["precision"] = args.precision
     if args.devices is not None:
@@ -114,13 +149,47 @@ def parse_args(argv=None):
     if args.width is not None:
         overrides["model"] = {"width": args.width}
     args.overridden = [f"{section}.{field}={value}" for section, fields in overrides.items()
-                       if isinstance(fields, dict) for field, value in fields.items()]
+                       if isinstance(fields, dict) for field, value in fields.items()
+                       if not (field == "checkpoint_every" and args.checkpoint_every is None)]
     try:
         args.config = load_config(args.preset, overrides)
     except ConfigError as error:
-        parser.error(str(error))
+        parser.error(_in_flag_terms(str(error)))
+    if args.all:
+        _check_out(parser, args)
     _check_devices(parser, args.config.train.devices)
     return args
+
+
+# Config fields the command line sets, in the user's terms.
+FLAG_OF_FIELD = {"train.steps": "--steps", "train.checkpoint_every": "--checkpoint-every",
+                 "model.width": "--width", "train.precision": "--precision",
+                 "train.devices": "--devices", "method": "--method"}
+
+
+def _in_flag_terms(message: str) -> str:
+    for field, flag in FLAG_OF_FIELD.items():
+        message = message.replace(field, f"{flag} ({field})")
+    return message
+
+
+def _default_out(config) -> Path:
+    return DEFAULT_OUT / (config.preset if config.method == "lstnet"
+                          else f"{config.preset}_{config.method}")
+
+
+def _check_out(parser, args) -> None:
+    """Seed files of another configuration in --out are a usage error, named setting by
+    setting, before anything runs (they are never mixed or overwritten)."""
+    import json
+
+    from lstnet_experiments.report import ResultsError, check_compatible
+
+    out = args.out or _default_out(args.config)
+    try:
+        check_compatible(out, json.loads(json.dumps(args.config.to_dict())))
+    except ResultsError as error:
+        parser.error(_in_flag_terms(str(error)))
 
 
 def _device_count(requested: str) -> int:
@@ -169,8 +238,7 @@ def run_all(args) -> int:
     from lstnet_experiments.runner import Runner
 
     config = args.config
-    out = args.out or Path("results") / (config.preset if config.method == "lstnet"
-                                         else f"{config.preset}_{config.method}")
+    out = args.out or _default_out(config)
     work = args.work_dir or Path("runs") / config.preset
     download = False if args.no_download else None
     # Live progress bars on a terminal; one line per epoch in a log file or with --quiet.
@@ -181,6 +249,8 @@ def run_all(args) -> int:
               "judges (lstnet_tf/methods/).")
     if args.overridden:
         print(f"Overridden on the command line: {', '.join(args.overridden)}")
+    for note in args.adjusted:
+        print(f"Adjusted to fit: {note}")
     print(f"Seeds {args.seeds}, {config.train.steps} LSTNet steps each, width "
           f"{config.model.width}, precision {config.train.precision}; evaluated as "
           f"{config.eval.weights} weights with {config.eval.batch_norm} BatchNorm statistics.")
@@ -196,7 +266,10 @@ def run_all(args) -> int:
     if done & set(args.seeds):
         print(f"Seeds {sorted(done & set(args.seeds))} already have results in {out} (their "
               f"test sets were read): kept as they are. Delete seed<N>.json to redo one.")
-    print(_time_estimate(config, len(seeds)))
+    if seeds:  # every data file found (or downloadable) before anything runs
+        from lstnet_tf.data import missing_files
+
+        missing_files(args.data_dir, download)
     print(f"Per-seed results, Table 2 and figures go to {out}; checkpoints to {work}.",
           flush=True)
 
@@ -207,6 +280,7 @@ def run_all(args) -> int:
         with _phase(timings, "load data (training and validation splits)"):
             for split, domains in runner.splits.items():
                 print(f"{split}: " + ", ".join(f"{d} {x.shape}" for d, (x, _) in domains.items()))
+        print(time_estimate(config, seeds, runner), flush=True)
 
     for seed in seeds:
         with _phase(timings, f"seed {seed}"):
@@ -230,38 +304,21 @@ def run_all(args) -> int:
     return 0
 
 
-def _time_estimate(config, seeds: int, env: dict | None = None) -> str:
-    """From the committed benchmark of this preset's width nearest to this machine (``env``,
-    default: this machine), at the precision the preset would train in there (``auto``
-    decided by its rule, with the benchmark's timings and this machine's flags). Says plainly
-    when the figure comes from another machine."""
-    import json
-    import math
-
-    from lstnet_experiments.bench import benchmarks_nearest_first
+def time_estimate(config, seeds: list[int], runner, env: dict | None = None) -> str:
+    """The whole run's estimate (``run_time``), in the precision the first seed trains in,
+    decided (and recorded in its run directory) now, as training would."""
+    from lstnet_experiments.run_time import estimate
     from lstnet_tf.files import machine
-    from lstnet_tf.precision import resolve_precision
+    from lstnet_tf.training import precision_of_run
 
-    env = env or machine()
-    for path, relation in benchmarks_nearest_first(env):
-        run = json.loads(path.read_text())
-        seconds = {r["precision"]: r["seconds_per_iteration_median"] for r in run["rows"]
-                   if r["width"] == config.model.width and r["reuse_forward"]
-                   and not r["jit_compile"]}
-        own = relation == "this machine's CPU"
-        precision = resolve_precision(
-            config.train.precision, time_step=lambda p: seconds.get(p, math.inf), has_gpu=False,
-            flags=set(env.get("cpu_flags") or ())).precision
-        if precision in seconds:
-            minutes = seconds[precision] * config.train.steps * seeds / 60
-            where = (f"on this machine's CPU, {run['environment']['cpu']}" if own else
-                     f"on {run['environment']['cpu']}, {relation} (no benchmark of "
-                     f"{env['cpu']} is committed; expect this CPU to differ)")
-            return (f"Estimated training time: ~{minutes:.0f} min, from the {precision} step "
-                    f"measured {where} (results/benchmarks/{path.name}). Classifiers come on "
-                    "top.")
-    return ("No committed benchmark for this width and precision: run time unknown (see "
-            "docs/speed.md).")
+    runner.run_dir(seeds[0]).mkdir(parents=True, exist_ok=True)
+    precision = precision_of_run(config, runner.run_dir(seeds[0])).precision
+    found = estimate(config, len(seeds), runner.pairs_to_train(seeds), precision,
+                     env or machine())
+    if found is None:
+        return (f"No committed benchmark for width {config.model.width:g} in {precision}: run "
+                "time unknown (docs/speed.md).")
+    return found.text()
 
 
 def _write_figures(first, out: Path, seed: int, preset: str):

@@ -75,13 +75,33 @@ class Runner:
 
     # ----------------------------------------------------------- classifiers
 
+    def _classifier_key(self, augment: bool) -> tuple:
+        d = self.config.data
+        return (dataclasses.replace(self.config.classifier, augment=augment),
+                f"-val{d.validation_fraction:g}s{d.validation_seed}")
+
     def classifiers(self, seed: int, augment: bool = True) -> tuple[dict, dict]:
         """The seed's MNIST and USPS classifiers (cached) and their validation accuracies."""
-        config = dataclasses.replace(self.config.classifier, augment=augment)
-        d = self.config.data
-        return load_or_train_classifiers(
-            self.splits, config, seed, self.classifier_dir, self.verbose,
-            data_key=f"-val{d.validation_fraction:g}s{d.validation_seed}")
+        config, data_key = self._classifier_key(augment)
+        return load_or_train_classifiers(self.splits, config, seed, self.classifier_dir,
+                                         self.verbose, data_key=data_key)
+
+    def judge_pairs(self, seed: int) -> list[tuple[int, bool]]:
+        """The classifier pairs (seed, augmented) the seed's judges are (``judges``)."""
+        return [(seed, True)] + ([(0, False)] if self.config.eval.second_judge else [])
+
+    def pairs_to_train(self, seeds) -> int:
+        """How many of those pairs, over ``seeds``, are not cached yet (each is trained once)."""
+        from lstnet_tf.classifier import cache_path
+
+        missing = set()
+        for seed in seeds:
+            for pair_seed, augment in self.judge_pairs(seed):
+                config, data_key = self._classifier_key(augment)
+                if not all(cache_path(domain, config, pair_seed, self.classifier_dir,
+                                      data_key).is_file() for domain in ("mnist", "usps")):
+                    missing.add((pair_seed, augment))
+        return len(missing)
 
     # -------------------------------------------------------------- training
 
@@ -192,7 +212,7 @@ class Runner:
         logs and per-image correctness, its two standalone translator models and its two
         classifiers in ``out_dir``."""
         timings, out_dir = {}, Path(out_dir)
-        start = time.time()
+        start, pairs = time.time(), self.pairs_to_train([seed])
         judges, classifier_validation = self.judges(seed)
         classifiers = judges["augmented"]
         timings["classifiers"] = round(time.time() - start, 1)
@@ -226,12 +246,12 @@ class Runner:
             "classifier_accuracy": classifier_validation,
             "source_only": evaluate_source_only(classifiers, self.splits["validation"]),
             "variants": study,
-        }, timings, trained)
+        }, timings, trained, pairs)
         write_atomically(seed_file(out_dir, seed), json.dumps(result, indent=2) + "\n")
         return SeedRun(result, model, classifiers, test, scored)
 
     def seed_record(self, seed: int, model, evaluated: dict, test_results: dict,
-                    validation: dict, timings: dict, trained: int) -> dict:
+                    validation: dict, timings: dict, trained: int, pairs: int = 0) -> dict:
         """``seed<N>.json``: the numbers, the precision, the timing and the provenance."""
         seconds_per_step = round(timings["training"] / trained, 4) if trained else None
         pretraining = self.run_dir(seed) / "pretraining.json"
@@ -247,7 +267,7 @@ class Runner:
             "validation": validation,
             "precision": model.precision_choice.to_dict(),
             "timing": {"seconds_per_step": seconds_per_step, "steps_trained": trained,
-                       "wall_seconds": timings},
+                       "wall_seconds": timings, "classifier_pairs_trained": pairs},
             **({"pretraining": json.loads(pretraining.read_text())}
                if pretraining.is_file() else {}),
             "provenance": {

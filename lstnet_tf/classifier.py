@@ -97,6 +97,16 @@ def definition_version() -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:10]
 
 
+def cache_path(domain: str, config: ClassifierConfig, seed: int, cache_dir: Path,
+               data_key: str = "") -> Path:
+    """Where the classifier of (domain, seed, config, data_key) is cached."""
+    epochs = config.mnist_epochs if domain == "mnist" else config.usps_epochs
+    key = (f"{domain}-seed{seed}-e{epochs}-b{config.batch_size}-lr{config.learning_rate:g}"
+           f"-aug{int(config.augment)}-s{config.steps_per_epoch}{data_key}"
+           f"-def{definition_version()}")
+    return Path(cache_dir) / f"{key}.keras"
+
+
 def load_or_train_classifier(domain: str, train_data, validation_data, config: ClassifierConfig,
                              seed: int, cache_dir: Path, verbose: int = 1,
                              data_key: str = "") -> tuple[keras.Model, float]:
@@ -104,10 +114,7 @@ def load_or_train_classifier(domain: str, train_data, validation_data, config: C
     caches it, with its accuracy on ``validation_data``. ``data_key`` names the training
     split (a different split must not reuse a cached classifier)."""
     epochs = config.mnist_epochs if domain == "mnist" else config.usps_epochs
-    key = (f"{domain}-seed{seed}-e{epochs}-b{config.batch_size}-lr{config.learning_rate:g}"
-           f"-aug{int(config.augment)}-s{config.steps_per_epoch}{data_key}"
-           f"-def{definition_version()}")
-    model_path = Path(cache_dir) / f"{key}.keras"
+    model_path = cache_path(domain, config, seed, cache_dir, data_key)
     info_path = model_path.with_suffix(".json")
     if model_path.is_file() and info_path.is_file():
         print(f"Using cached {domain} classifier {model_path}")

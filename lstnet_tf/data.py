@@ -221,8 +221,13 @@ def load_usps(split: str, data_dir=None, download: bool | None = None):
     returned read-only, like ``load_mnist``.
     """
     _check_split(split)
+    (path,) = _locate([_usps_wanted(split)], data_dir, download)
+    return _load_usps_cached(_file_key(path), split)
+
+
+def _usps_wanted(split: str) -> _Wanted:
     libsvm_name = _USPS_LIBSVM_NAMES[split]
-    wanted = _Wanted(
+    return _Wanted(
         description=f"USPS {split} split",
         subdir="usps",
         names=(_USPS_H5_NAME, libsvm_name),
@@ -230,8 +235,15 @@ def load_usps(split: str, data_dir=None, download: bool | None = None):
         urls=(_USPS_URL + libsvm_name,),
         verify=functools.partial(_read_usps, split=split),
     )
-    (path,) = _locate([wanted], data_dir, download)
-    return _load_usps_cached(_file_key(path), split)
+
+
+def missing_files(data_dir=None, download: bool | None = None) -> None:
+    """Checks, before anything runs, that every file of both datasets (training and test) is
+    found or may be downloaded; else one ``DataError`` that lists all the missing files (found
+    files are verified when they are read)."""
+    wanted = [_mnist_wanted(f) for split in SPLITS for f in _MNIST_FILES[split]]
+    wanted += [_usps_wanted(split) for split in SPLITS]
+    _locate(wanted, data_dir, download, fetch=False)
 
 
 @functools.lru_cache(maxsize=8)

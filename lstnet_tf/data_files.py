@@ -105,6 +105,8 @@ def _cache_dir() -> Path:
 
 def _download_policy(download: bool | None) -> tuple[bool, str]:
     """Whether downloads are allowed, and the reason in words for error messages."""
+    if download is False:
+        return False, "--no-download (download=False) was passed"
     if download is not None:
         return download, f"download={download} was passed"
     if os.environ.get(NO_DOWNLOAD_ENV, "").strip().lower() in ("1", "true"):
@@ -121,8 +123,9 @@ def _find(wanted: _Wanted, dirs: list[_SearchDir]) -> Path | None:
     return None
 
 
-def _locate(wanted_files, data_dir, download) -> list[Path]:
-    """Paths of the wanted files, downloading the missing ones into the cache if allowed."""
+def _locate(wanted_files, data_dir, download, fetch: bool = True) -> list[Path]:
+    """Paths of the wanted files, downloading the missing ones into the cache if allowed
+    (with ``fetch`` False, only checks that they are found or may be downloaded)."""
     dirs = _search_dirs(data_dir)
     found = [_find(wanted, dirs) for wanted in wanted_files]
     missing = [wanted for wanted, path in zip(wanted_files, found) if path is None]
@@ -132,8 +135,10 @@ def _locate(wanted_files, data_dir, download) -> list[Path]:
     if not allowed:
         raise DataError(
             f"{_not_found_text(missing, dirs)}\nDownloads are off ({reason}).\n"
-            f"{_fix_text(missing, downloads_were_off=True)}"
+            f"{_fix_text(missing, downloads_were_off=True, flag_passed=download is False)}"
         )
+    if not fetch:
+        return found
     return [path if path is not None else _download(wanted, dirs)
             for wanted, path in zip(wanted_files, found)]
 
@@ -156,13 +161,14 @@ def _dirs_text(dirs: list[_SearchDir]) -> str:
     return "\n".join(lines)
 
 
-def _fix_text(missing: list[_Wanted], downloads_were_off: bool) -> str:
+def _fix_text(missing: list[_Wanted], downloads_were_off: bool, flag_passed: bool = False) -> str:
     example = f"DIR/{missing[0].subdir}/{missing[0].names[0]}"
     provide = (f"Fix: put the files in a directory (e.g. {example}) and pass --data-dir DIR "
                f"or set {DATA_DIR_ENV}=DIR")
     if downloads_were_off:
+        allow = ("leave out --no-download" if flag_passed else f"unset {NO_DOWNLOAD_ENV}")
         return (f"{provide}; or, on a machine with internet access, allow downloads "
-                f"(unset {NO_DOWNLOAD_ENV}) so they are fetched into {_cache_dir()}.")
+                f"({allow}) so they are fetched into {_cache_dir()}.")
     return f"{provide}; or retry the download when the network is back."
 
 

@@ -20,8 +20,9 @@ from lstnet_tf.digit_images import DOMAIN_SIDE
 from lstnet_tf.directions import DIRECTIONS as DIRECTION_KEYS
 from lstnet_tf.directions import SOURCE_AND_TARGET
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL_DIR = ROOT / "results" / "cpu" / "models" / "seed0"
+# The default translators and the judges that label them, shipped inside the package (so an
+# installed lstnet-translate finds them anywhere): lstnet_tf/shipped/README.md says which.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "shipped"
 # command-line direction -> (file-name key, source domain, target domain)
 DIRECTIONS = {key.replace("_", "-"): (key, *SOURCE_AND_TARGET[key]) for key in DIRECTION_KEYS}
 DOMAIN_NAME = {"mnist": "MNIST", "usps": "USPS"}
@@ -55,11 +56,16 @@ def default_classifier(weights: Path, direction: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def missing_weights_message(path: Path, direction: str) -> str:
+def missing_weights_message(path: Path, direction: str, given: bool = True) -> str:
+    """What to say when a translator file is not there: a path the user gave is a typo or a
+    missing file; the shipped default missing means a broken installation."""
     key = direction_key(direction)
-    return (f"no translator weights at {path}: train them with `python reproduce.py --all "
-            f"--preset cpu` (it writes results/cpu/models/seed0/{key}.keras), or pass "
-            f"--weights PATH to a {key}.keras file")
+    if given:
+        return (f"--weights {path}: no such file. Pass the path of a {key}.keras file (reproduce.py "
+                f"writes them to <out>/models/seed<N>/), or leave --weights out to use the "
+                "shipped one")
+    return (f"the shipped translator {path} is missing: the installation is incomplete; "
+            f"reinstall the package, or pass --weights PATH to a {key}.keras file")
 
 
 STORAGE_DTYPE = "float16"

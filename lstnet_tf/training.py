@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -142,7 +143,12 @@ class CheckpointStore:
             return 0
         path = self._path(step)
         try:
-            model.load_weights(path / self.WEIGHTS)
+            with warnings.catch_warnings():
+                # The weights file also holds the optimizers, which Keras skips, with a
+                # warning, when they are not built yet; their state is restored from
+                # OPTIMIZERS just below, checked variable by variable.
+                warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+                model.load_weights(path / self.WEIGHTS)
             with np.load(path / self.OPTIMIZERS) as state:
                 variables = _optimizer_variables(model)
                 if set(state.files) != set(variables):

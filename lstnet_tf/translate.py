@@ -257,7 +257,7 @@ def overview_png(written: Sequence[Written], previews: Sequence[np.ndarray],
     key, source, target = direction_domains(direction)
     shown = list(zip(written, previews))[:OVERVIEW_MAX_IMAGES]
     rows = len(shown)
-    figure = Figure(figsize=(5.4, 1.75 * rows + 0.5), dpi=100)
+    figure = Figure(figsize=(5.4, 1.75 * rows + 0.4), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     title = f"{DOMAIN_NAME[source]} → {DOMAIN_NAME[target]}"
     if len(written) > rows:
@@ -280,7 +280,6 @@ def overview_png(written: Sequence[Written], previews: Sequence[np.ndarray],
             axis.set_title(label, fontsize=8)
             axis.set_xticks([])
             axis.set_yticks([])
-    figure.tight_layout(rect=(0, 0, 1, 1 - 0.45 / figure.get_figheight()))
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
@@ -304,8 +303,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--direction", required=True, choices=sorted(DIRECTIONS),
                         help="translation direction")
     parser.add_argument("--weights", type=Path, default=None, metavar="PATH",
-                        help="translator .keras file (default: results/cpu/models/seed0/"
-                             "<direction>.keras in the repository)")
+                        help="translator .keras file (default: the shipped one, the cpu "
+                             "preset's seed 0, inside the installed package)")
     parser.add_argument("--classifier", type=Path, default=None, metavar="PATH",
                         help="target-domain classifier .keras file (10 logits) to label the "
                              "translations (default: <weights folder>/<target>_classifier"
@@ -329,15 +328,16 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     key, source, target = DIRECTIONS[args.direction]
     weights = args.weights if args.weights is not None else default_weights(args.direction)
-    if not weights.exists():
-        print(f"error: {missing_weights_message(weights, args.direction)}", file=sys.stderr)
+    if not weights.is_file():
+        print(f"error: {missing_weights_message(weights, args.direction, args.weights is not None)}",
+              file=sys.stderr)
         return 1
     classifier = args.classifier
     if classifier is None:
         classifier = default_classifier(weights, args.direction)
-    elif not classifier.exists():
-        print(f"error: no classifier at {classifier}: pass --classifier PATH to a Keras "
-              f"{DOMAIN_NAME[target]} classifier (.keras) or leave the option out",
+    elif not classifier.is_file():
+        print(f"error: --classifier {classifier}: no such file. Pass the path of a Keras "
+              f"{DOMAIN_NAME[target]} classifier (.keras), or leave the option out",
               file=sys.stderr)
         return 1
     try:
@@ -353,16 +353,19 @@ def main(argv=None) -> int:
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
     sys.stderr.flush()
+    if not written:
+        print(f"No image translated ({len(failures)} input(s) failed: the error lines on "
+              "stderr say why).")
+        return 1
     summary = (f"{len(written)} image(s) translated {DOMAIN_NAME[source]} -> "
                f"{DOMAIN_NAME[target]} with {weights}")
     if classifier is not None:
         summary += f", labels by {classifier}"
-    if written:
-        summary += f"; overview: {overview_path(args.out, key)}"
+    summary += f"; overview: {overview_path(args.out, key)}"
     if failures:
         summary += f"; {len(failures)} failed (the error lines on stderr say why)"
     print(summary)
-    return 1 if failures or not written else 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

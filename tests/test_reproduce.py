@@ -94,13 +94,15 @@ def smoke_yaml() -> dict:
 
 
 def test_smoke_announces_preset_and_estimate_before_starting(smoke_run):
-    """Before any work, stdout names the preset, why it was chosen, the evaluated variant and
-    what is known of the run time (the smoke width has no committed benchmark)."""
+    """Before any work, stdout names the preset, why it was chosen and the evaluated variant;
+    once the data is loaded and the precision decided, what is known of the run time (the
+    smoke width has no committed benchmark)."""
     stdout = smoke_run.result.stdout
     assert "Preset 'smoke' (chosen with --preset)" in stdout
     assert "evaluated as ema weights with recomputed BatchNorm statistics" in stdout
     assert "run time unknown" in stdout
-    assert stdout.index("run time unknown") < stdout.index("== load data")
+    assert stdout.index("== load data") < stdout.index("run time unknown") < stdout.index(
+        "== seed 0")
 
 
 def test_smoke_output_has_no_tensorflow_start_up_noise(smoke_run):
@@ -447,13 +449,15 @@ def test_rerunning_a_finished_seed_keeps_its_results_and_reads_no_test_set(smoke
 
 def test_another_configuration_into_the_same_out_is_refused_before_training(smoke_run,
                                                                             shared_data_dir):
-    """--steps 2 changes the config: one error line, exit 1, and nothing in --out changed."""
+    """--steps 2 changes the config: a usage error (exit 2) naming the setting that differs in
+    flag terms, and nothing in --out changed."""
     before = {p: p.read_bytes() for p in smoke_run.out.rglob("*") if p.is_file()}
     result = _run(["--all", "--preset", "smoke", "--steps", "2", "--out", smoke_run.out,
                    "--work-dir", smoke_run.work, "--no-download", "--data-dir", shared_data_dir],
                   timeout=120)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "another configuration" in result.stderr and "--out" in result.stderr
+    assert "--steps (train.steps): 4 there, 2 now" in result.stderr
     assert "Traceback" not in result.stderr
     assert {p: p.read_bytes() for p in smoke_run.out.rglob("*") if p.is_file()} == before
 
@@ -465,11 +469,18 @@ BAD_ARGUMENTS = {
     "unknown preset": (["--all", "--preset", "nope"], "nope"),
     "zero steps": (["--all", "--preset", "smoke", "--steps", "0"], "--steps"),
     "non-integer steps": (["--all", "--preset", "smoke", "--steps", "many"], "--steps"),
-    "zero width": (["--all", "--preset", "smoke", "--width", "0"], "model.width"),
+    "zero width": (["--all", "--preset", "smoke", "--width", "0"], "--width must be > 0"),
+    "zero checkpoint interval": (["--all", "--preset", "smoke", "--checkpoint-every", "0"],
+                                 "--checkpoint-every must be a positive integer"),
+    "steps not a multiple of a set interval":
+        (["--all", "--preset", "smoke", "--steps", "6", "--checkpoint-every", "4"],
+         "--steps (train.steps) (6) must be a multiple of --checkpoint-every"),
     "negative seed": (["--all", "--preset", "smoke", "--seeds", "-1"], "--seeds"),
     "repeated seed": (["--all", "--preset", "smoke", "--seeds", "0", "0"], "--seeds"),
     "steps not a multiple of the checkpoint interval":
-        (["--all", "--preset", "smoke", "--steps", "3"], "checkpoint_every"),
+        (["--all", "--preset", "smoke", "--steps", "3"],
+         "--steps 3 is not a multiple of the preset's checkpoint interval (2 steps): pass "
+         "--steps 2 or 4, or --checkpoint-every N"),
     "no action flag": (["--preset", "smoke"], "--all"),
     "two action flags": (["--all", "--summary", "--preset", "smoke"], "not allowed"),
     "missing --data-dir": (["--all", "--preset", "smoke", "--data-dir", "/nonexistent"],
@@ -540,10 +551,25 @@ def test_missing_data_is_one_clear_error(tmp_path, out_and_work):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr
     message = result.stderr[result.stderr.index("error:"):]
-    assert "train-images-idx3-ubyte" in message
+    for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "usps.bz2", "usps.t.bz2"):
+        assert name in message, name  # every missing file, not the first one only
     assert str(empty) in message
     assert "Downloads are off" in message
     assert not out.exists() and not work.exists()
+
+
+def test_no_download_flag_is_the_fix_the_missing_data_message_names(tmp_path, out_and_work):
+    """With --no-download (not the environment variable) the fix says to leave out the flag."""
+    empty = tmp_path / "empty-data"
+    empty.mkdir()
+    out, work = out_and_work
+    env = _env(LSTNET_DATA_DIR=str(empty), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    env.pop("LSTNET_NO_DOWNLOAD")
+    result = _run(["--all", "--preset", "smoke", "--no-download", "--out", out, "--work-dir",
+                   work], env=env, timeout=300)
+    assert result.returncode == 1, _tail(result.stdout + result.stderr)
+    assert "leave out --no-download" in result.stderr
+    assert "unset LSTNET_NO_DOWNLOAD" not in result.stderr
 
 
 def test_summary_prints_the_table1_networks():
@@ -583,6 +609,19 @@ def test_steps_override(reproduce, preset, steps, checkpoint_every):
     assert args.config.model.width == load_config(preset).model.width
 
 
+def test_steps_off_the_interval_take_a_checkpoint_interval_that_divides_them(reproduce):
+    """--steps 750 with the cpu preset (interval 500) needs --checkpoint-every; given one, only
+    what the user set is reported as overridden."""
+    args = reproduce.parse_args(["--all", "--preset", "cpu", "--steps", "750",
+                                 "--checkpoint-every", "250"])
+    assert (args.config.train.steps, args.config.train.checkpoint_every) == (750, 250)
+    assert args.overridden == ["train.steps=750", "train.checkpoint_every=250"]
+    args = reproduce.parse_args(["--all", "--preset", "cpu", "--steps", "1000"])
+    assert args.overridden == ["train.steps=1000"] and args.adjusted == []
+    args = reproduce.parse_args(["--all", "--preset", "smoke", "--steps", "1"])
+    assert args.overridden == ["train.steps=1"] and "checkpoint interval 1" in args.adjusted[0]
+
+
 def test_precision_override_keeps_the_rest_of_the_preset(reproduce):
     """--precision replaces only the compute precision; --steps still applies beside it."""
     args = reproduce.parse_args(["--all", "--preset", "cpu", "--precision", "mixed_bfloat16",
@@ -617,59 +656,3 @@ def test_default_preset_follows_the_gpu(reproduce, monkeypatch, gpus, preset):
     assert args.preset == preset
     assert args.config.preset == preset
     assert "GPU" in args.preset_reason
-
-
-def test_time_estimate_reads_this_machines_benchmark_at_the_precision_auto_would_pick(
-        reproduce, monkeypatch, tmp_path):
-    """This machine's page first (matched on the CPU model and precision flags it recorded);
-    `auto` takes the faster of float32 and bfloat16 where this CPU has bfloat16, float32
-    elsewhere; a set precision takes its own row; another machine's figure says so."""
-    from lstnet_experiments import bench
-
-    def row(width, precision, seconds):
-        return {"width": width, "precision": precision, "reuse_forward": True,
-                "jit_compile": False, "seconds_per_iteration_median": seconds}
-
-    pages = {"this-cpu-bf16": ([row(0.5, "float32", 1.2), row(0.5, "mixed_bfloat16", 0.6)],
-                               ["avx2", "avx512_bf16"]),
-             "other-cpu": ([row(0.5, "float32", 2.0), row(0.25, "mixed_bfloat16", 0.1),
-                            row(0.25, "float32", 0.9)], ["avx2"])}
-    for name, (rows, flags) in pages.items():
-        (tmp_path / f"{name}.json").write_text(json.dumps(
-            {"rows": rows, "environment": {"cpu": f"{name.upper()} x 2 logical CPUs",
-                                           "cpu_flags": flags}}))
-    monkeypatch.setattr(bench, "BENCHMARKS", tmp_path)
-    this = {"cpu": "THIS-CPU-BF16 x 2 logical CPUs", "cpu_flags": ["avx2", "avx512_bf16"]}
-
-    def estimate(env=this, **overrides):
-        return reproduce._time_estimate(load_config("cpu", overrides), seeds=2, env=env)
-
-    steps = 1000
-    text = estimate(model={"width": 0.5}, train={"steps": steps})
-    assert f"~{0.6 * steps * 2 / 60:.0f} min, from the mixed_bfloat16 step measured on this " \
-        "machine's CPU, THIS-CPU-BF16" in text
-    assert f"~{1.2 * steps * 2 / 60:.0f} min, from the float32 step measured on this machine's" \
-        in estimate(model={"width": 0.5}, train={"steps": steps, "precision": "float32"})
-    # Only the other page has width 0.25: its figure, said to be another machine's; auto on
-    # this bfloat16 CPU takes the faster row there.
-    text = estimate(model={"width": 0.25}, train={"steps": steps})
-    assert f"~{0.1 * steps * 2 / 60:.0f} min, from the mixed_bfloat16 step measured on " \
-        "OTHER-CPU" in text and "another machine" in text and "THIS-CPU-BF16" in text
-    # A CPU without bfloat16: auto is float32, so the float32 row.
-    plain = {"cpu": "PLAIN x 2 logical CPUs", "cpu_flags": ["avx2"]}
-    assert f"~{0.9 * steps * 2 / 60:.0f} min, from the float32 step" in estimate(
-        env=plain, model={"width": 0.25}, train={"steps": steps})
-    assert "run time unknown" in estimate(model={"width": 0.125})
-
-
-@pytest.mark.parametrize("env, page", [
-    # The committed Intel page recorded no flags: the same model with bfloat16 still matches.
-    ({"cpu": "Intel(R) Xeon(R) Processor x 2 logical CPUs",
-      "cpu_flags": ["avx2", "avx512f", "avx512_bf16"]}, "intel-xeon-processor.json"),
-    ({"cpu": "AMD EPYC x 2 logical CPUs", "cpu_flags": ["avx2", "avx512f", "avx512_bf16"]},
-     "amd-epyc-bf16.json"),
-])
-def test_time_estimate_names_the_committed_page_of_each_measured_machine(reproduce, env, page):
-    text = reproduce._time_estimate(load_config("cpu"), seeds=1, env=env)
-    assert f"results/benchmarks/{page}" in text and "this machine's CPU" in text
-    assert "another machine" not in text

@@ -221,9 +221,23 @@ def test_missing_weights_are_one_error_and_nothing_is_written(inputs, tmp_path):
     result = run_command("--direction", "usps-to-mnist", "--weights", missing,
                          inputs / "seven.png", "--out", out, timeout=60)
     assert result.returncode == 1
-    assert str(missing) in result.stderr and "reproduce.py --all" in result.stderr
+    assert str(missing) in result.stderr and "no such file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
+    result = run_command("--direction", "usps-to-mnist", "--classifier", missing.with_name("c.keras"),
+                         inputs / "seven.png", "--out", out, timeout=60)
+    assert result.returncode == 1 and "c.keras: no such file" in result.stderr
+    assert not out.exists()
+
+
+def test_an_empty_folder_says_no_image_was_found(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_command("--direction", "mnist-to-usps", empty, "--out", tmp_path / "out",
+                         timeout=120)
+    assert result.returncode == 1
+    assert "no image translated" in result.stdout.lower() and "0 image(s)" not in result.stdout
+    assert str(empty) in result.stderr
 
 
 @pytest.mark.parametrize("args", [
