@@ -220,3 +220,23 @@ def importances(values: dict[str, float], path: Path, title: str) -> Path:
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, axis="x")
     return _save(fig, path)
+
+
+def width_curve(points: list[dict], path: Path) -> Path:
+    """Validation accuracy against the step, one line per width, one panel per judge and
+    direction (``width_curve`` points)."""
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), layout="constrained", sharex=True)
+    panels = [(judge, direction) for judge in ("plain", "augmented")
+              for direction in ("usps_to_mnist", "mnist_to_usps")]
+    for ax, (judge, direction) in zip(axes, panels):
+        for width in sorted({p["width"] for p in points}):
+            mine = sorted((p for p in points if p["width"] == width), key=lambda p: p["step"])
+            ax.plot([p["step"] for p in mine], [p[judge][direction] for p in mine], marker="o",
+                    label=f"width {width:g}")
+        ax.set_title(f"{direction.replace('_to_', '→')}, {judge} judge", fontsize=10)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("validation accuracy")
+    fig.suptitle("Width at the same step counts (one seed, validation)", fontsize=11)
+    return _save(fig, path)
