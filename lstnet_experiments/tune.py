@@ -282,7 +282,7 @@ def open_study(path: Path, space: SearchSpace, grace_seconds: int):
         f"sqlite:///{path}", heartbeat_interval=max(1, min(60, grace_seconds // 3)),
         grace_period=grace_seconds,
         heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-            max_retry=2, inherit_intermediate_values=True))
+            max_retry=2))
     sampler_seed = space.sampler_seed
     existing = [s.study_name for s in optuna.get_all_study_summaries(storage)]
     if space.study in existing:
@@ -307,7 +307,6 @@ class Objective:
 
     def __call__(self, trial) -> float:
         from lstnet_experiments.runner import Runner
-        from lstnet_tf.files import environment
 
         params = {lever.name: lever.suggest(trial) for lever in self.space.levers}
         config = space_config(self.space, params)
@@ -319,6 +318,8 @@ class Objective:
                         classifier_dir=self.args.work_dir / "classifiers", splits=self.splits)
         self.splits = runner.splits
         judge, _ = runner.classifiers(0, augment=False)
+        # The judges are trained once per work directory (the first trial pays for them).
+        trial.set_user_attr("judges_seconds", round(time.time() - started, 1))
         env = runner.environment
         trial.set_user_attr("overrides", self.space.overrides(params))
         trial.set_user_attr("steps", config.train.steps)
@@ -329,7 +330,17 @@ class Objective:
         trial.set_user_attr("run_key", key)
         print(f"\n== trial {trial.number}: {json.dumps(params)}; {config.train.steps} steps, "
               f"work dir {runner.work} ==", flush=True)
-        reporter = validation_reporter(runner, judge, trial, config.train.checkpoint_every)
+        # A retried trial keeps the points of its curve that its checkpoints still hold (none
+        # on another machine, where it starts afresh) and reports them again to the pruner.
+        from lstnet_tf.training import CheckpointStore
+
+        every = config.train.checkpoint_every
+        done = CheckpointStore(runner.run_dir(self.space.seed) / "checkpoints").latest_step() or 0
+        kept = [c for c in trial.user_attrs.get("curve", []) if c["step"] <= done]
+        trial.set_user_attr("curve", kept)
+        for point in kept:
+            trial.report(point["score"], point["step"] // every)
+        reporter = validation_reporter(runner, judge, trial, every)
         try:
             model = runner.train(self.space.seed, judge, callbacks=(reporter,))
         finally:

@@ -26,7 +26,7 @@ def trial_rows(study) -> list[dict]:
             "role": t.user_attrs.get("role"),
             "retry_of": t.system_attrs.get("failed_trial"),
             **{k: t.user_attrs.get(k) for k in ("steps", "seed", "git_commit", "machine",
-                                                "precision", "wall_seconds", "overrides",
+                                                "precision", "wall_seconds", "judges_seconds", "overrides",
                                                 "run_key", "curve")},
         })
     return rows

@@ -48,8 +48,7 @@ def summarize(directory: Path) -> str:
                          f"{settings.get('judge.mnist_epochs')} |")
     lines += ["", "Each run: `python reproduce.py --experiment vae-transfer --split validation "
               "--seeds 0 (parts 1-4) or --seeds 0 1 --out <directory> (from part 5) --tasks mnist-mnist --sizes all --no-figure --data-dir ../shared/data "
-              "--no-download --quiet [--set KEY=VALUE]` (commands: each directory's table.md; "
-              "queue: runs of `study_queue*.sh` copied beside this file)."]
+              "--no-download --quiet [--set KEY=VALUE]` (commands: each directory's table.md)."]
     text = "\n".join(lines) + "\n"
     write_atomically(Path(directory) / "study.md", text)
     return text

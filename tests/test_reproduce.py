@@ -51,8 +51,9 @@ def _env(**extra: str) -> dict:
     return env
 
 
-def _run(args: list, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=ROOT,
+def _run(args: list, env: dict | None = None, timeout: float = 60,
+         cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd,
                           env=env or _env(), capture_output=True, text=True, timeout=timeout)
 
 
@@ -77,11 +78,13 @@ class SmokeRun:
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory, shared_data_dir) -> SmokeRun:
-    """One `reproduce.py --all --preset smoke` into fresh --out / --work-dir directories."""
+    """The README's Quick start command as written (`reproduce.py --all --data-dir DATA`), at
+    the smoke preset, from a fresh folder: it trains into the default my_results/smoke/ and
+    runs/smoke/ of that folder."""
     base = tmp_path_factory.mktemp("smoke")
-    out, work = base / "out", base / "work"
-    result = _run(["--all", "--preset", "smoke", "--out", out, "--work-dir", work,
-                   "--no-download", "--data-dir", shared_data_dir], timeout=SMOKE_TIMEOUT_S)
+    out, work = base / "my_results" / "smoke", base / "runs" / "smoke"
+    result = _run(["--all", "--data-dir", shared_data_dir, "--preset", "smoke", "--no-download"],
+                  timeout=SMOKE_TIMEOUT_S, cwd=base)
     assert result.returncode == 0, (
         f"exit code {result.returncode}\n--- stdout ---\n{_tail(result.stdout)}\n"
         f"--- stderr ---\n{_tail(result.stderr)}")
@@ -183,7 +186,7 @@ def test_smoke_seed_file_provenance(smoke_run, smoke_yaml):
     provenance = result["provenance"]
     command = provenance["command"]
     assert "reproduce.py" in command and "--all" in command and "--preset smoke" in command
-    assert str(smoke_run.out) in command
+    assert "--data-dir" in command and "--out" not in command  # the default out
     assert result["preset"] == "smoke" and result["seed"] == 0
     assert result["step"] == smoke_yaml["train"]["steps"]
     assert provenance["config"] == json.loads(json.dumps(load_config("smoke").to_dict()))

@@ -1,8 +1,0 @@
-#!/bin/bash
-# The validation study of results/vae_transfer, part 3 (replaces the rest of part 2).
-cd /work/main
-while pgrep -f "split validation --seeds 0 --tasks mnist-mnist --sizes all --no-figure" >/dev/null; do sleep 5; done
-run() { /work/venv/bin/python reproduce.py --experiment vae-transfer --split validation --seeds 0 --tasks mnist-mnist --sizes all --no-figure --data-dir ../shared/data --no-download --quiet "$@"; }
-run --set translator.regularizer_weight=0.1
-run --set translator.steps=3000
-run --set vae.elbo_weight=0.25
