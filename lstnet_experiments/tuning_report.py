@@ -40,15 +40,15 @@ def _value(value) -> str:
 
 def markdown(rows: list[dict], space) -> str:
     names = [lever.name for lever in space.levers]
+    header = ("| trial | state | score | " + " | ".join(DIRECTION_LABELS[d] for d in DIRECTIONS)
+              + " | steps | " + " | ".join(names) + " | precision | wall min | commit | CPU |")
     lines = [
         f"# Tuning study `{space.study}`: every trial", "",
         f"Base preset `{space.preset}`, training seed {space.seed}; score: mean of the two "
         "directions' accuracies on the validation split under Table 2's judge (classifiers "
         "trained without augmentation), final checkpoint, the preset's evaluation variant. "
         "Rebuilt from `study.db` by `python -m lstnet_experiments.tune --report`.", "",
-        "| trial | state | score | " + " | ".join(DIRECTION_LABELS[d] for d in DIRECTIONS)
-        + " | steps | " + " | ".join(names) + " | precision | wall min | commit | CPU |",
-        "| " + " | ".join(["---"] * (8 + len(names))) + " |",
+        header, "|" + " --- |" * (header.count("|") - 1),
     ]
     for r in rows:
         plain = r["plain"] or {}

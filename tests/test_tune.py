@@ -77,7 +77,10 @@ def test_two_trials_then_resume_numbers_the_next_trial_2(two_trials):
     assert _trials(tmp) == [(0, "COMPLETE"), (1, "COMPLETE"), (2, "COMPLETE")]
     rows = json.loads((tmp / "study" / "trials.json").read_text())
     assert [r["number"] for r in rows] == [0, 1, 2]
-    assert (tmp / "study" / "trials.md").is_file() and (tmp / "study" / "score_by_trial.png").is_file()
+    assert (tmp / "study" / "score_by_trial.png").is_file()
+    table = [line for line in (tmp / "study" / "trials.md").read_text().splitlines()
+             if line.startswith("|")]
+    assert len(table) == 2 + 3 and len({line.count("|") for line in table}) == 1
 
 
 def test_first_trial_is_the_base_preset_and_every_trial_records_its_provenance(two_trials):
