@@ -265,26 +265,6 @@ def machine_slug(env: dict) -> str:
     return re.sub(r"[^a-z0-9]+", "-", re.sub(r"\(r\)|\(tm\)", "", model.lower())).strip("-") + bf16
 
 
-def benchmarks_nearest_first(env: dict, directory: Path | None = None) -> list[tuple[Path, str]]:
-    """Every benchmark page with how it relates to the machine ``env``, nearest first: its own
-    (same CPU model and precision flags, or a page of that model that recorded no flags), then
-    machines with the same precision flags, then the rest. Matched on the pages' recorded
-    environments, so a page's file name does not matter."""
-    model, flags = machine_identity(env)
-    ranked = []
-    for path in sorted((directory or BENCHMARKS).glob("*.json")):
-        page_model, page_flags = machine_identity(json.loads(path.read_text())["environment"])
-        if page_model == model and page_flags in (flags, None):
-            rank, relation = 0, "this machine's CPU"
-        elif page_flags == flags:
-            rank, relation = 1, "another machine with the same precision flags"
-        else:
-            rank, relation = 2, "another machine with other precision flags"
-        # Among equals, the page named for this machine (the main one) first.
-        ranked.append((rank, path.stem != machine_slug(env), path, relation))
-    return [(path, relation) for *_, path, relation in sorted(ranked, key=lambda r: r[:3])]
-
-
 def render_index(directory: Path = BENCHMARKS, page: Path | None = None) -> Path:
     """``results/benchmarks.md``: one section per measured machine, each from its JSON, so a
     run on a new machine adds a section instead of replacing the others' findings."""

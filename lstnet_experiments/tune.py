@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import sys
 import time
 import warnings
@@ -43,7 +42,7 @@ from pathlib import Path
 import yaml
 
 from lstnet_tf.config import ConfigError, available_presets, flat_settings, load_config
-from lstnet_tf.console import UserFacingError, run_command
+from lstnet_tf.console import run_command
 
 RESULTS = Path("results") / "tuning"
 SPACE_KEYS = {"study", "preset", "seed", "sampler_seed", "steps", "checkpoints", "equal_cost",

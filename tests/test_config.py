@@ -185,3 +185,25 @@ def test_with_defaults_fills_fields_added_since_and_keeps_removed_ones():
     assert filled["train"]["lr_decay_start"] == 1.0
     assert filled["train"]["reuse_forward"] is True
     assert filled["model"]["width"] == 1.0
+
+
+def test_weight_decay_is_validated_and_reaches_both_optimizers():
+    """train.weight_decay: negative refused; 0 (every preset) gives Adam no decay at all; a
+    positive value is Keras' decoupled decay on both optimizers, and shrinks a weight by
+    learning rate x decay per step when its gradient is 0."""
+    import keras
+    import numpy as np
+
+    from lstnet_tf.lstnet import default_optimizer
+    from lstnet_tf.training import build_lstnet
+
+    with pytest.raises(ConfigError, match="weight_decay"):
+        load_config("smoke", {"train": {"weight_decay": -0.1}})
+    assert load_config("cpu").train.weight_decay == load_config("paper").train.weight_decay == 0
+    model = build_lstnet(load_config("smoke", {"train": {"weight_decay": 0.25}}))
+    assert model.d_optimizer.weight_decay == model.g_optimizer.weight_decay == 0.25
+    assert build_lstnet(load_config("smoke")).g_optimizer.weight_decay is None
+    weight = keras.Variable(np.full((3,), 2.0, "float32"))
+    optimizer = default_optimizer(learning_rate=0.1, weight_decay=0.5)
+    optimizer.apply_gradients([(np.zeros(3, "float32"), weight)])
+    np.testing.assert_allclose(weight.numpy(), 2.0 * (1 - 0.1 * 0.5), rtol=1e-6)
