@@ -6,7 +6,9 @@
  *                  Sandy Bridge) timed with the wall clock: the clock the core really runs at,
  *                  turbo included, which /proc/cpuinfo does not show inside a VM.
  * float32_gflops:  24 independent chains of 512-bit VFMADD231PS (16 lanes x 2 FLOPs each),
- *                  enough to cover the FMA latency on both FMA ports.
+ *                  enough to cover the FMA latency on both FMA ports; on a CPU without
+ *                  AVX-512, 12 chains of 256-bit AVX2 FMAs (8 lanes x 2 FLOPs; 12 of the 16
+ *                  ymm registers, still more chains than FMA latency x ports).
  * bfloat16_gflops: the same with VDPBF16PS (AVX512-BF16: 32 bf16 products accumulated into
  *                  16 float32 lanes = 64 FLOPs each), the instruction oneDNN's bf16
  *                  convolutions use on CPUs without AMX.
@@ -17,7 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -60,6 +62,21 @@ static void float32_gflops(void) {
 #define SINK(k) sink += _mm512_reduce_add_ps(a##k);
     CHAINS(SINK)
     printf("float32_gflops %.2f\nsink %g\n", N_CHAINS * ROUNDS * 16 * 2 / seconds / 1e9, sink);
+#elif defined(__AVX2__) && defined(__FMA__)
+#define CHAINS_256(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+    const __m256 b = _mm256_set1_ps(1.0000001f), c = _mm256_set1_ps(1e-9f);
+    float sink = 0, lanes[8];
+#define DECLARE_256(k) __m256 a##k = _mm256_set1_ps((float)k);
+    CHAINS_256(DECLARE_256)
+    double start = now();
+    for (long i = 0; i < ROUNDS; i++) {
+#define FMA_256(k) a##k = _mm256_fmadd_ps(a##k, b, c); PIN(a##k)
+        CHAINS_256(FMA_256)
+    }
+    double seconds = now() - start;
+#define SINK_256(k) _mm256_storeu_ps(lanes, a##k); for (int j = 0; j < 8; j++) sink += lanes[j];
+    CHAINS_256(SINK_256)
+    printf("float32_gflops %.2f\nsink %g\n", 12.0 * ROUNDS * 8 * 2 / seconds / 1e9, sink);
 #else
     printf("float32_gflops unsupported\n");
 #endif

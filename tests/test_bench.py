@@ -67,9 +67,14 @@ def test_flop_count_matches_what_onednn_executes(reuse_forward):
     below 1 is expected: nothing needs the input gradient of the first layers."""
     check = flops.count_check(0.0625, 4, reuse_forward)
     assert 0.98 < check["ratio"] <= 1.0, check
-    assert set(check["onednn_seconds_by_primitive"]) >= {
-        "convolution forward_training", "convolution backward_data",
-        "convolution backward_weights"}
+    convolutions = {"convolution forward_training", "convolution backward_data",
+                    "convolution backward_weights"}
+    kinds = set(check["onednn_seconds_by_primitive"])
+    assert kinds and kinds <= convolutions | {"other"}, kinds
+    # Where oneDNN runs the convolutions as convolution primitives (the AVX-512 CPUs measured),
+    # all three propagation kinds show; on an AVX2-only AMD EPYC they ran as matrix products.
+    if kinds & convolutions:
+        assert kinds >= convolutions, kinds
 
 
 def test_onednn_log_parsing_by_hand():
