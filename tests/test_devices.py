@@ -247,7 +247,7 @@ sys.exit(code)
 
 
 @pytest.mark.parametrize("devices, mentioned", [
-    ("3", "train.batch_size (8) does not split into train.devices (3) equal shares"),
+    ("3", "train.batch_size (8) does not split into --devices (train.devices) (3) equal shares"),
     ("0", "--devices must be a positive integer or 'all'"),
     ("two", "--devices must be a positive integer or 'all'"),
 ])
