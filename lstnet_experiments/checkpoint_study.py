@@ -43,7 +43,8 @@ def parse_args(argv=None):
     except ConfigError as error:
         parser.error(str(error))
     # Everything that can be wrong is found before minutes of scoring.
-    from lstnet_tf.training import PRECISION_FILE, CheckpointStore
+    from lstnet_tf.checkpoints import CheckpointStore
+    from lstnet_tf.training import PRECISION_FILE
 
     run_dir = args.work_dir / f"seed{args.seed}"
     store = CheckpointStore(run_dir / "checkpoints")
@@ -93,7 +94,8 @@ def markdown(rows: list[dict]) -> str:
 def run(args) -> int:
     from lstnet_experiments.runner import Runner
     from lstnet_tf.files import environment, write_atomically
-    from lstnet_tf.training import CheckpointStore, build_lstnet, precision_of_run
+    from lstnet_tf.checkpoints import CheckpointStore
+    from lstnet_tf.training import build_lstnet, precision_of_run
 
     runner = Runner(args.config, args.work_dir, args.data_dir, download=False)
     run_dir = args.work_dir / f"seed{args.seed}"

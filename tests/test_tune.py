@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lstnet_experiments import tune
+from lstnet_experiments import tune, tuning_space
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,13 +110,13 @@ def test_trial_overrides_reach_the_runners_resolved_config(two_trials):
 
 
 def test_equal_cost_scales_steps_with_the_flops_per_step(tmp_path):
-    space = tune.load_space(_space(tmp_path, checkpoints=1))
-    base = tune.space_config(space, {"cross_cycle_weight": 100.0, "batch_size": 8})
-    double = tune.space_config(space, {"cross_cycle_weight": 100.0, "batch_size": 16})
+    space = tuning_space.load_space(_space(tmp_path, checkpoints=1))
+    base = tuning_space.space_config(space, {"cross_cycle_weight": 100.0, "batch_size": 8})
+    double = tuning_space.space_config(space, {"cross_cycle_weight": 100.0, "batch_size": 16})
     assert base.train.steps == 4  # the smoke preset's
     assert double.train.steps == 2  # twice the images per step: half the steps
-    assert tune.iteration_cost(0.25, 64) * 2 == tune.iteration_cost(0.25, 128)
-    assert tune.iteration_cost(0.5, 64) > 3 * tune.iteration_cost(0.25, 64)
+    assert tuning_space.iteration_cost(0.25, 64) * 2 == tuning_space.iteration_cost(0.25, 128)
+    assert tuning_space.iteration_cost(0.5, 64) > 3 * tuning_space.iteration_cost(0.25, 64)
 
 
 @pytest.mark.parametrize("change, message", [
