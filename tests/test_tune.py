@@ -164,3 +164,10 @@ def test_a_killed_trial_is_failed_and_queued_again_and_the_next_trial_runs(tmp_p
     assert _trials(tmp_path) == [(0, "FAIL"), (1, "COMPLETE")]
     rows = json.loads((tmp_path / "study" / "trials.json").read_text())
     assert rows[1]["retry_of"] == 0 and rows[1]["params"] == rows[0]["params"]
+
+
+def test_report_without_a_study_exits_2_and_creates_none(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        tune.main(_args(tmp_path, _space(tmp_path), "--report"))
+    assert exit_info.value.code == 2 and "no study at" in capsys.readouterr().err
+    assert not (tmp_path / "study").exists()
