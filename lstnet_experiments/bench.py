@@ -66,7 +66,7 @@ def time_training(width: float, precision: str, reuse_forward: bool, steps: int,
     from lstnet_tf.data import load_mnist, load_usps
     from lstnet_tf.pipeline import paired_dataset
     from lstnet_tf.lstnet import LSTNet, ReferenceLSTNet
-    from lstnet_tf.training import build_lstnet
+    from lstnet_tf.training import build_model
 
     if synthetic:
         rng = np.random.default_rng(0)
@@ -79,7 +79,7 @@ def time_training(width: float, precision: str, reuse_forward: bool, steps: int,
                                                 jit_compile=jit_compile))
     keras.utils.set_random_seed(0)
     # Without reuse: the straightforward loop, each phase with its own translation pass.
-    model = build_lstnet(config, model_class=LSTNet if reuse_forward else ReferenceLSTNet)
+    model = build_model(config, model_class=LSTNet if reuse_forward else ReferenceLSTNet)
     dataset = paired_dataset(x1, x2, batch_size=batch_size, seed=0)
     # One fit() call, timed per step by a callback, so that fit's own start-up cost (iterator,
     # callbacks) is not charged to the steps; windows are consecutive runs of ``steps`` steps.

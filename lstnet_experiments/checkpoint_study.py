@@ -52,7 +52,7 @@ def parse_args(argv=None):
         parser.error(f"no checkpoint of step {args.step} in {store.directory} (kept: "
                      f"{sorted(p.name for p in store.directory.glob('step-*'))})")
     if not (run_dir / PRECISION_FILE).is_file():
-        parser.error(f"{run_dir} has no {PRECISION_FILE}: not a run directory of train_lstnet")
+        parser.error(f"{run_dir} has no {PRECISION_FILE}: not a run directory of train_model")
     beside = args.beside / f"seed{args.seed}.json"
     try:
         args.beside_result = json.loads(beside.read_text())
@@ -95,13 +95,13 @@ def run(args) -> int:
     from lstnet_experiments.runner import Runner
     from lstnet_tf.files import environment, write_atomically
     from lstnet_tf.checkpoints import CheckpointStore
-    from lstnet_tf.training import build_lstnet, precision_of_run
+    from lstnet_tf.training import build_model, precision_of_run
 
     runner = Runner(args.config, args.work_dir, args.data_dir, download=False)
     run_dir = args.work_dir / f"seed{args.seed}"
     classifiers, _ = runner.classifiers(args.seed)
     choice = precision_of_run(args.config, run_dir)
-    model = build_lstnet(args.config, choice.precision)
+    model = build_model(args.config, choice.precision)
     CheckpointStore(run_dir / "checkpoints").restore(model, args.step)
     print(f"Seed {args.seed}, step {args.step}, precision {choice.precision}:", flush=True)
     beside = args.beside_result

@@ -100,7 +100,7 @@ def build(args) -> dict:
                 seeds = {s: r for s, r in results.items() if judge in r["test"]}
                 if not seeds:
                     continue
-                values = [r["test"][judge]["lstnet"][direction] for r in seeds.values()]
+                values = [r["test"][judge]["translator"][direction] for r in seeds.values()]
                 row = {
                     "method": method, "direction": direction, "judge": judge,
                     "n": len(values), "mean": statistics.fmean(values),

@@ -79,7 +79,7 @@ def run(args) -> int:
         correct = {split: {judge: direction_correct(translators, classifiers, images)
                            for judge, classifiers in judges.items()}
                    for split, images in sets.items()}
-        recorded = {"test": {judge: result["test"][judge]["lstnet"] for judge in judges},
+        recorded = {"test": {judge: result["test"][judge]["translator"] for judge in judges},
                     "validation": {"augmented":
                                    result["validation"]["variants"][result["evaluated"]]}}
         check = {split: {judge: {"recorded": recorded[split][judge],

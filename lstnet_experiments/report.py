@@ -63,11 +63,33 @@ def check_compatible(out_dir: Path, config: dict) -> list[int]:
     return list(results)
 
 
+# Keys renamed since seed files were first written: old name -> the name read now. Committed
+# files are not rewritten; they are read through this.
+RENAMED_KEYS = {"lstnet": "translator", "lstnet_only_correct": "translator_only_correct"}
+
+
+def upgraded(result: dict) -> dict:
+    """A seed record in today's terms: its judges' results under the neutral names
+    (``translator``, ``translator_only_correct``) whatever the method; a record written before
+    the weights were recorded gets ``term_weights: None`` (the reader says so)."""
+    for judged in result.get("test", {}).values():
+        for old, new in RENAMED_KEYS.items():
+            if old in judged:
+                judged[new] = judged.pop(old)
+        for paired in judged.get("mcnemar", {}).values():
+            for old, new in RENAMED_KEYS.items():
+                if old in paired:
+                    paired[new] = paired.pop(old)
+    result.setdefault("term_weights", None)
+    return result
+
+
 def read_seed_results(out_dir: Path) -> dict[int, dict]:
-    """Every ``seed<N>.json`` in ``out_dir``, keyed by seed; all must share one config."""
+    """Every ``seed<N>.json`` in ``out_dir``, keyed by seed (``upgraded``); all must share one
+    config."""
     results = {}
     for path in sorted(Path(out_dir).glob("seed*.json")):
-        result = json.loads(path.read_text())
+        result = upgraded(json.loads(path.read_text()))
         results[int(result["seed"])] = result
     first = next(iter(results.values()), None)
     differing = [s for s, r in results.items()
@@ -105,7 +127,7 @@ def build_table(results: dict[int, dict]) -> list[dict]:
         judged = {}
         for judge in judges_of(results):
             tests = {s: r["test"][judge] for s, r in results.items()}
-            per_seed = {str(s): t["lstnet"][direction] for s, t in tests.items()}
+            per_seed = {str(s): t["translator"][direction] for s, t in tests.items()}
             mean, std = mean_std(list(per_seed.values()))
             judged[judge] = {
                 "source_only": statistics.fmean(t["source_only"][direction] for t in tests.values()),
@@ -127,7 +149,7 @@ def _p_values(judged: dict, direction: str) -> dict:
 def _paired_counts(results: dict, judge: str, direction: str) -> str:
     """Per seed: images only LSTNet gets right / only source-only gets right."""
     return ", ".join(
-        f"{s}: +{r['test'][judge]['mcnemar'][direction].get('lstnet_only_correct', '?')}"
+        f"{s}: +{r['test'][judge]['mcnemar'][direction].get('translator_only_correct', '?')}"
         f"/−{r['test'][judge]['mcnemar'][direction].get('source_only_correct', '?')}"
         for s, r in results.items())
 

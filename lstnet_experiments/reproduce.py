@@ -287,7 +287,7 @@ def run_all(args) -> int:
             finished = runner.run_seed(seed, out)
             result = finished.result
             judged = result["test"].get("plain") or result["test"]["augmented"]
-            print(f"seed {seed}: test accuracy {judged['lstnet']}, "
+            print(f"seed {seed}: test accuracy {judged['translator']}, "
                   f"source-only {judged['source_only']} (Table 2's judge); "
                   f"wrote {out / f'seed{seed}.json'}", flush=True)
         # The figures show the lowest seed of the directory, so that adding seeds later never

@@ -22,12 +22,12 @@ import numpy as np
 from lstnet_tf import data
 from lstnet_tf.classifier import accuracy, load_or_train_classifiers
 from lstnet_tf.config import EVAL_BATCH_NORM, EVAL_WEIGHTS, ExperimentConfig
-from lstnet_tf.evaluate import (accuracies, direction_correct, evaluate_lstnet,
+from lstnet_tf.evaluate import (accuracies, direction_correct, evaluate_model,
                                 evaluate_source_only, mcnemar, source_only_translators)
 from lstnet_tf.files import environment, write_atomically
 from lstnet_tf.inference import DIRECTIONS, SOURCE_AND_TARGET, prepared_translator, scoring_function
 from lstnet_tf.shipped_models import save_shipped
-from lstnet_tf.training import train_lstnet
+from lstnet_tf.training import train_model
 from lstnet_experiments.report import seed_file
 
 
@@ -111,7 +111,7 @@ class Runner:
         validation = self.splits["validation"]
 
         def monitor(model) -> dict:
-            values = evaluate_lstnet(model, classifiers, validation, limit)
+            values = evaluate_model(model, classifiers, validation, limit)
             if self.config.train.ema_decay:
                 averaged = self.translators(model, "ema", "moving")
                 values.update({f"{d}_ema": v for d, v in accuracies(
@@ -127,7 +127,7 @@ class Runner:
 
     def train(self, seed: int, classifiers: dict | None = None, callbacks: tuple = ()):
         train = self.splits["train"]
-        return train_lstnet(self.config, (train["mnist"][0], train["usps"][0]),
+        return train_model(self.config, (train["mnist"][0], train["usps"][0]),
                             self.run_dir(seed), seed,
                             monitor=self.monitor(classifiers) if classifiers else None,
                             verbose=self.verbose, callbacks=callbacks,
@@ -174,14 +174,14 @@ class Runner:
         test = data.load_test(self.data_dir, self.download)
         results, per_image = {}, {}
         for judge, classifiers in judges.items():
-            lstnet = per_image[judge] = direction_correct(translators, classifiers, test)
+            translated = per_image[judge] = direction_correct(translators, classifiers, test)
             baseline = direction_correct(source_only_translators(test), classifiers, test)
             results[judge] = {
                 "classifier_accuracy": {domain: accuracy(classifiers[domain], *test[domain])
                                         for domain in ("mnist", "usps")},
-                "lstnet": accuracies(lstnet),
+                "translator": accuracies(translated),
                 "source_only": accuracies(baseline),
-                "mcnemar": {d: _paired_test(lstnet[d], baseline[d]) for d in DIRECTIONS},
+                "mcnemar": {d: _paired_test(translated[d], baseline[d]) for d in DIRECTIONS},
             }
         return results, per_image, test
 
@@ -317,10 +317,10 @@ def load_per_image(path: Path) -> dict:
     return correct
 
 
-def _paired_test(lstnet_correct: np.ndarray, source_only_correct: np.ndarray) -> dict:
-    test = mcnemar(lstnet_correct, source_only_correct)
-    return {"lstnet_only_correct": test["a_only"], "source_only_correct": test["b_only"],
-            "p_value": test["p_value"], "images": int(len(lstnet_correct))}
+def _paired_test(translator_correct: np.ndarray, source_only_correct: np.ndarray) -> dict:
+    test = mcnemar(translator_correct, source_only_correct)
+    return {"translator_only_correct": test["a_only"], "source_only_correct": test["b_only"],
+            "p_value": test["p_value"], "images": int(len(translator_correct))}
 
 
 def _completed_steps(run_dir: Path) -> int:

@@ -65,7 +65,7 @@ def accuracies(correct: dict[str, np.ndarray]) -> dict[str, float]:
     return {direction: float(np.mean(values)) for direction, values in correct.items()}
 
 
-def evaluate_lstnet(model, classifiers: dict, sets: dict, limit: int | None = None) -> dict:
+def evaluate_model(model, classifiers: dict, sets: dict, limit: int | None = None) -> dict:
     """Both Table 2 directions for a trained LSTNet, with its moving BatchNorm statistics."""
     return accuracies(direction_correct(lstnet_translators(model), classifiers, sets, limit))
 

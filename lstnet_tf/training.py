@@ -34,7 +34,7 @@ class NonFiniteLossError(UserFacingError):
     """A loss became NaN or Inf; training stopped and the last good checkpoint was kept."""
 
 
-def build_lstnet(config: ExperimentConfig, precision: str | None = None,
+def build_model(config: ExperimentConfig, precision: str | None = None,
                  model_class: type | None = None,
                  strategy: tf.distribute.Strategy | None = None) -> LSTNet:
     """The config's method (an LSTNet by default) compiled with the config's optimizers and
@@ -45,7 +45,7 @@ def build_lstnet(config: ExperimentConfig, precision: str | None = None,
     model_class = model_class or method_class(config.method)
     precision = precision or train.precision
     if precision == "auto":
-        raise ValueError("resolve 'auto' first (precision.resolve_precision / train_lstnet)")
+        raise ValueError("resolve 'auto' first (precision.resolve_precision / train_model)")
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = model_class(config.model, dtype=precision, synchronized_batch_norm=bool(
             strategy and train.synchronized_batch_norm))
@@ -233,7 +233,7 @@ def measure_seconds_per_step(config: ExperimentConfig, precision: str, steps: in
                              warmup: int = 2) -> float:
     """Median seconds per training step of a throw-away LSTNet of the config's shape in
     ``precision``, on random images, after ``warmup`` steps (tracing, oneDNN set-up)."""
-    model = build_lstnet(config, precision)
+    model = build_model(config, precision)
     rng, batch = np.random.default_rng(0), config.train.batch_size
     pair = (rng.uniform(-1, 1, (batch, 28, 28, 1)).astype("float32"),
             rng.uniform(-1, 1, (batch, 16, 16, 1)).astype("float32"))
@@ -243,7 +243,7 @@ def measure_seconds_per_step(config: ExperimentConfig, precision: str, steps: in
     return float(np.median(np.diff(clock.ends[warmup - 1:])))
 
 
-def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray],
+def train_model(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray],
                  run_dir: Path, seed: int, monitor: Callable | None = None,
                  verbose: int = 1, callbacks: tuple = (),
                  labels: tuple[np.ndarray, np.ndarray] | None = None) -> LSTNet:
@@ -263,7 +263,7 @@ def train_lstnet(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray]
     strategy = distribution_strategy(config.train.devices)
     choice = precision_of_run(config, run_dir)
     keras.utils.set_random_seed(seed)
-    model = build_lstnet(config, choice.precision, strategy=strategy)
+    model = build_model(config, choice.precision, strategy=strategy)
     model.precision_choice = choice
     # The checkpoint where the decay starts is where a constant-rate run of that length would
     # have ended: kept for comparing the two (lstnet_experiments.checkpoint_study).
@@ -313,7 +313,7 @@ def _on_one_device(model: LSTNet, config: ExperimentConfig, store: CheckpointSto
     BatchNorm in their layers, no mirrored variables)."""
     if strategy is None:
         return model
-    single = build_lstnet(config, model.precision_choice.precision)
+    single = build_model(config, model.precision_choice.precision)
     store.restore(single, model.step)
     single.precision_choice = model.precision_choice
     return single

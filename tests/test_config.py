@@ -195,14 +195,14 @@ def test_weight_decay_is_validated_and_reaches_both_optimizers():
     import numpy as np
 
     from lstnet_tf.lstnet import default_optimizer
-    from lstnet_tf.training import build_lstnet
+    from lstnet_tf.training import build_model
 
     with pytest.raises(ConfigError, match="weight_decay"):
         load_config("smoke", {"train": {"weight_decay": -0.1}})
     assert load_config("cpu").train.weight_decay == load_config("paper").train.weight_decay == 0
-    model = build_lstnet(load_config("smoke", {"train": {"weight_decay": 0.25}}))
+    model = build_model(load_config("smoke", {"train": {"weight_decay": 0.25}}))
     assert model.d_optimizer.weight_decay == model.g_optimizer.weight_decay == 0.25
-    assert build_lstnet(load_config("smoke")).g_optimizer.weight_decay is None
+    assert build_model(load_config("smoke")).g_optimizer.weight_decay is None
     weight = keras.Variable(np.full((3,), 2.0, "float32"))
     optimizer = default_optimizer(learning_rate=0.1, weight_decay=0.5)
     optimizer.apply_gradients([(np.zeros(3, "float32"), weight)])

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lstnet_tf import evaluate
-from lstnet_tf.evaluate import (apply_in_batches, evaluate_lstnet, evaluate_source_only,
+from lstnet_tf.evaluate import (apply_in_batches, evaluate_model, evaluate_source_only,
                                 translation_accuracy)
 
 MNIST_SIZE, USPS_SIZE = 28, 16
@@ -167,7 +167,7 @@ def test_accuracy_is_measured_against_the_given_labels():
 
 
 # ---------------------------------------------------------------------------------------
-# evaluate_lstnet and evaluate_source_only
+# evaluate_model and evaluate_source_only
 
 
 def test_evaluate_lstnet_scores_both_directions(held_out_sets, classifiers):
@@ -175,7 +175,7 @@ def test_evaluate_lstnet_scores_both_directions(held_out_sets, classifiers):
     corrupted: 2 of 20 -> 0.9); MNIST->USPS uses translate_1_to_2, the USPS classifier and the
     MNIST labels (classes 1, 2 corrupted: 6 of 30 -> 0.8)."""
     model = FakeLSTNet(corrupt_2_to_1=(3,), corrupt_1_to_2=(1, 2))
-    result = evaluate_lstnet(model, classifiers, held_out_sets)
+    result = evaluate_model(model, classifiers, held_out_sets)
     assert set(result) == set(evaluate.DIRECTIONS) == {"usps_to_mnist", "mnist_to_usps"}
     assert result["usps_to_mnist"] == pytest.approx(18 / 20, abs=1e-12)
     assert result["mnist_to_usps"] == pytest.approx(24 / 30, abs=1e-12)
@@ -184,7 +184,7 @@ def test_evaluate_lstnet_scores_both_directions(held_out_sets, classifiers):
 
 def test_evaluate_lstnet_with_identity_like_translations_scores_one(held_out_sets, classifiers):
     """Translations that keep every class give 1.0 in both directions."""
-    result = evaluate_lstnet(FakeLSTNet((), ()), classifiers, held_out_sets)
+    result = evaluate_model(FakeLSTNet((), ()), classifiers, held_out_sets)
     assert result == {"usps_to_mnist": 1.0, "mnist_to_usps": 1.0}
 
 
@@ -192,7 +192,7 @@ def test_evaluate_lstnet_honours_limit(held_out_sets, classifiers):
     """limit=7 translates and scores only the first 7 test images of each domain: USPS
     classes 0..6 (one of them 3) -> 6/7; MNIST classes 0 3 6 9 2 5 8 (one in {1, 2}) -> 6/7."""
     model = FakeLSTNet(corrupt_2_to_1=(3,), corrupt_1_to_2=(1, 2))
-    result = evaluate_lstnet(model, classifiers, held_out_sets, limit=7)
+    result = evaluate_model(model, classifiers, held_out_sets, limit=7)
     assert result["usps_to_mnist"] == pytest.approx(6 / 7, abs=1e-12)
     assert result["mnist_to_usps"] == pytest.approx(6 / 7, abs=1e-12)
     assert model.inputs == {"2_to_1": 7, "1_to_2": 7}

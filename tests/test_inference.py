@@ -12,7 +12,7 @@ import pytest
 from lstnet_tf.config import ExperimentConfig, ModelConfig, TrainConfig
 from lstnet_tf.inference import (batch_norm_layers, path_parts, prepared_translator,
                                  recompute_batch_norm_statistics, translator)
-from lstnet_tf.training import build_lstnet
+from lstnet_tf.training import build_model
 
 RNG = np.random.default_rng(0)
 X1 = RNG.uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
@@ -71,7 +71,7 @@ def trained():
     """An LSTNet after 3 steps of a tiny run, with a weight average (decay 0.5)."""
     config = ExperimentConfig(model=ModelConfig(width=0.0625),
                               train=TrainConfig(batch_size=4, ema_decay=0.5))
-    model = build_lstnet(config, "float32")
+    model = build_model(config, "float32")
     for step in range(3):
         model.train_step((X1[4 * step:4 * step + 4], X2[4 * step:4 * step + 4]))
     return model
@@ -90,7 +90,7 @@ def test_ema_translator_holds_the_average_computed_by_hand():
     w3 / 2, where w_k are the weights after step k; the model keeps its final weights."""
     config = ExperimentConfig(model=ModelConfig(width=0.0625),
                               train=TrainConfig(batch_size=4, ema_decay=0.5))
-    model = build_lstnet(config, "float32")
+    model = build_model(config, "float32")
     originals = [v for part in path_parts(model.networks, "mnist_to_usps")
                  for v in part.trainable_variables]
     after = []

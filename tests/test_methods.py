@@ -276,7 +276,7 @@ def test_dtn_pretrains_f_on_the_labels_then_freezes_it(monkeypatch, tmp_path):
     """A fresh run pre-trains each f on its domain's labels and records it; without labels
     it refuses; the frozen f also stays fixed in an exported translator."""
     from lstnet_tf.inference import recompute_batch_norm_statistics, translator
-    from lstnet_tf.training import train_lstnet
+    from lstnet_tf.training import train_model
 
     monkeypatch.setattr(DTN, "PRETRAIN_EPOCHS", {"mnist": 1, "usps": 1})
     config = ExperimentConfig(method="dtn", model=TINY, train=TrainConfig(
@@ -284,10 +284,10 @@ def test_dtn_pretrains_f_on_the_labels_then_freezes_it(monkeypatch, tmp_path):
     x1, x2 = (np.concatenate([x] * 4) for x in _batch())
     images, labels = (x1, x2), (np.arange(len(x1)) % 10, np.arange(len(x2)) % 10)
     with pytest.raises(ValueError, match="labels"):
-        train_lstnet(config, images, tmp_path / "unlabelled", seed=0, verbose=0)
+        train_model(config, images, tmp_path / "unlabelled", seed=0, verbose=0)
     keras.utils.set_random_seed(0)
     untrained = DTN(TINY, dtype="float32")
-    model = train_lstnet(config, images, tmp_path / "run", seed=0, verbose=0, labels=labels)
+    model = train_model(config, images, tmp_path / "run", seed=0, verbose=0, labels=labels)
     record = json.loads((tmp_path / "run" / "pretraining.json").read_text())
     assert set(record["f"]) == {"mnist", "usps"} and record["f"]["usps"]["epochs"] == 1
     f_weights = [v for f in model.networks.encoders for v in f.weights]
@@ -388,13 +388,13 @@ def test_unshared_gives_each_domain_its_own_upper_encoder_and_lower_generator():
 def test_each_method_trains_saves_and_reloads(method, tmp_path):
     """A few steps with finite losses; whole-model save and load translates identically;
     a checkpoint restores into a fresh model of the same method."""
-    from lstnet_tf.training import CheckpointStore, build_lstnet
+    from lstnet_tf.training import CheckpointStore, build_model
 
     config = ExperimentConfig(method=method, model=TINY,
                               train=TrainConfig(batch_size=BATCH, precision="float32",
                                                 ema_decay=0.9))
     keras.utils.set_random_seed(0)
-    model = build_lstnet(config)
+    model = build_model(config)
     assert type(model) is method_class(method)
     history = model.fit(tf.data.Dataset.from_tensors(_batch()).repeat(), steps_per_epoch=2,
                         epochs=1, verbose=0)
@@ -408,7 +408,7 @@ def test_each_method_trains_saves_and_reloads(method, tmp_path):
                                   model.translate_1_to_2(x1).numpy())
     store = CheckpointStore(tmp_path / "checkpoints")
     store.save(model)
-    restored = build_lstnet(config)
+    restored = build_model(config)
     assert store.restore(restored) == 2
     for a, b in zip(model.weights, restored.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)

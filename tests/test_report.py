@@ -22,7 +22,7 @@ PUBLISHED = {
 def _judge(u2m, m2u, source_only=(0.5, 0.6), p=(0.01, 0.02), classifiers=(0.99, 0.97)):
     return {
         "classifier_accuracy": {"mnist": classifiers[0], "usps": classifiers[1]},
-        "lstnet": {"usps_to_mnist": u2m, "mnist_to_usps": m2u},
+        "translator": {"usps_to_mnist": u2m, "mnist_to_usps": m2u},
         "source_only": {"usps_to_mnist": source_only[0], "mnist_to_usps": source_only[1]},
         "mcnemar": {"usps_to_mnist": {"p_value": p[0]}, "mnist_to_usps": {"p_value": p[1]}},
     }
@@ -222,10 +222,30 @@ def test_a_table_without_the_second_judge(tmp_path):
     assert "Second judge: not run" in (tmp_path / "table2.md").read_text()
 
 
+def test_seed_files_written_before_the_neutral_names_read_the_same(tmp_path):
+    """Committed seed files store the translator's numbers under "lstnet" (any method) and
+    hold no term weights; they are read in today's names, not rewritten."""
+    old = _seed_result(0, 0.9, 0.8)
+    for judged in old["test"].values():
+        judged["lstnet"] = judged.pop("translator")
+    old["test"]["plain"]["mcnemar"]["usps_to_mnist"].update(lstnet_only_correct=40,
+                                                             source_only_correct=3)
+    _write(tmp_path, old)
+    before = (tmp_path / "seed0.json").read_text()
+    (result,) = read_seed_results(tmp_path).values()
+    assert result["test"]["plain"]["translator"] == {"usps_to_mnist": 0.9, "mnist_to_usps": 0.8}
+    assert "lstnet" not in result["test"]["plain"]
+    assert result["test"]["plain"]["mcnemar"]["usps_to_mnist"]["translator_only_correct"] == 40
+    assert result["term_weights"] is None
+    write_table2(tmp_path)
+    assert "0: +40/−3" in (tmp_path / "table2.md").read_text()
+    assert (tmp_path / "seed0.json").read_text() == before
+
+
 def test_paired_counts_show_the_direction_of_the_difference(tmp_path):
     result = _seed_result(0, 0.9, 0.8)
     result["test"]["plain"]["mcnemar"]["usps_to_mnist"].update(
-        lstnet_only_correct=40, source_only_correct=3)
+        translator_only_correct=40, source_only_correct=3)
     _write(tmp_path, result)
     write_table2(tmp_path)
     u2m = next(line for line in (tmp_path / "table2.md").read_text().splitlines()

@@ -209,7 +209,7 @@ def test_smoke_seed_file_provenance(smoke_run, smoke_yaml):
     for judge in ("plain", "augmented"):
         test = result["test"][judge]
         u2m, m2u = rows["USPS→MNIST"]["judges"][judge], rows["MNIST→USPS"]["judges"][judge]
-        assert u2m["mean"] == test["lstnet"]["usps_to_mnist"]
+        assert u2m["mean"] == test["translator"]["usps_to_mnist"]
         assert m2u["source_only"] == test["source_only"]["mnist_to_usps"]
         assert u2m["classifier"] == test["classifier_accuracy"]["mnist"]
         mcnemar = test["mcnemar"]["mnist_to_usps"]
@@ -303,7 +303,7 @@ def test_a_later_seed_adds_to_the_table_and_reads_the_test_set_once(smoke_run, s
     seeds = {"0": json.loads((out / "seed0.json").read_text()),
              "1": json.loads((out / "seed1.json").read_text())}
     for row, direction in zip(rows, ("usps_to_mnist", "mnist_to_usps")):
-        values = [seeds[s]["test"]["plain"]["lstnet"][direction] for s in ("0", "1")]
+        values = [seeds[s]["test"]["plain"]["translator"][direction] for s in ("0", "1")]
         assert row["seeds"] == 2
         assert row["judges"]["plain"]["mean"] == pytest.approx(sum(values) / 2)
         assert row["judges"]["plain"]["std"] == pytest.approx(

@@ -15,9 +15,9 @@ def tiny_translator(precision: str):
     from their initial values (so that every kind of weight is stored)."""
     from lstnet_tf.config import ExperimentConfig, ModelConfig, TrainConfig
     from lstnet_tf.inference import recompute_batch_norm_statistics, translator
-    from lstnet_tf.training import build_lstnet
+    from lstnet_tf.training import build_model
 
-    model = build_lstnet(ExperimentConfig(model=ModelConfig(width=0.0625),
+    model = build_model(ExperimentConfig(model=ModelConfig(width=0.0625),
                                           train=TrainConfig(batch_size=4)), precision=precision)
     path = translator(model, "usps_to_mnist")
     rng = np.random.default_rng(0)

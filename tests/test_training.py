@@ -1,4 +1,4 @@
-"""train_lstnet: checkpoints, resume after a kill, per-step logs, and the NaN guard."""
+"""train_model: checkpoints, resume after a kill, per-step logs, and the NaN guard."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import tensorflow as tf
 
 from lstnet_tf.config import ExperimentConfig, ModelConfig, TrainConfig
 from lstnet_tf.lstnet import LOSS_TERMS
-from lstnet_tf.training import (CheckpointStore, NonFiniteLossError, ResumeError, build_lstnet,
-                                learning_rate_schedule, train_lstnet)
+from lstnet_tf.training import (CheckpointStore, NonFiniteLossError, ResumeError, build_model,
+                                learning_rate_schedule, train_model)
 
 CONFIG = ExperimentConfig(
     model=ModelConfig(width=0.0625),
@@ -55,7 +55,7 @@ def _read_rows(path):
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("uninterrupted")
-    return train_lstnet(CONFIG, IMAGES, run_dir, seed=1, verbose=0), run_dir
+    return train_model(CONFIG, IMAGES, run_dir, seed=1, verbose=0), run_dir
 
 
 def test_training_writes_step_logs_and_checkpoints(uninterrupted):
@@ -76,9 +76,9 @@ def test_resume_after_kill_matches_an_uninterrupted_run(uninterrupted, tmp_path)
     deterministic and the data stream is a pure function of (seed, step)."""
     reference, reference_dir = uninterrupted
     with pytest.raises(KeyboardInterrupt):
-        train_lstnet(CONFIG, IMAGES, tmp_path, seed=1, verbose=0, callbacks=(KillAfter(3),))
+        train_model(CONFIG, IMAGES, tmp_path, seed=1, verbose=0, callbacks=(KillAfter(3),))
     assert CheckpointStore(tmp_path / "checkpoints").latest_step() == 2
-    resumed = train_lstnet(CONFIG, IMAGES, tmp_path, seed=1, verbose=0)
+    resumed = train_model(CONFIG, IMAGES, tmp_path, seed=1, verbose=0)
     assert resumed.step == 4
     for a, b in zip(reference.weights, resumed.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
@@ -94,7 +94,7 @@ def test_resume_after_kill_matches_an_uninterrupted_run(uninterrupted, tmp_path)
 
 def test_a_finished_run_is_not_trained_again(uninterrupted, capsys):
     model, run_dir = uninterrupted
-    again = train_lstnet(CONFIG, IMAGES, run_dir, seed=1, verbose=0)
+    again = train_model(CONFIG, IMAGES, run_dir, seed=1, verbose=0)
     assert again.step == 4
     assert "already trained" in capsys.readouterr().out
     for a, b in zip(model.weights, again.weights):
@@ -117,11 +117,11 @@ class PoisonAfter(keras.callbacks.Callback):
 
 def test_planted_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     with pytest.raises(NonFiniteLossError, match=r"non-finite loss at step 3.*step 2"):
-        train_lstnet(_with_steps(4), IMAGES, tmp_path, seed=1, verbose=0,
+        train_model(_with_steps(4), IMAGES, tmp_path, seed=1, verbose=0,
                      callbacks=(PoisonAfter(2),))
     store = CheckpointStore(tmp_path / "checkpoints")
     assert store.latest_step() == 2
-    restored = build_lstnet(CONFIG, "float32")
+    restored = build_model(CONFIG, "float32")
     assert store.restore(restored) == 2
     assert all(np.isfinite(v.numpy()).all() for v in restored.weights)
     assert [int(r["step"]) for r in _read_rows(tmp_path / "losses.csv")] == [1, 2]
@@ -144,7 +144,7 @@ def test_optimizer_state_is_restored_by_variable_path(uninterrupted, tmp_path):
         names = list(state.files)
     _rewrite_optimizer_state(path, lambda arrays: {name: np.full_like(arrays[name], i)
                                                    for i, name in reversed(list(enumerate(names)))})
-    model = build_lstnet(CONFIG, "float32")
+    model = build_model(CONFIG, "float32")
     CheckpointStore(tmp_path / "checkpoints").restore(model)
     for opt in (model.d_optimizer, model.g_optimizer):
         for v in opt.variables:
@@ -165,7 +165,7 @@ def test_optimizer_state_that_does_not_match_by_path_fails_loudly(uninterrupted,
     _rewrite_optimizer_state(tmp_path / "checkpoints" / "step-0000004" / CheckpointStore.OPTIMIZERS,
                              change)
     with pytest.raises(ResumeError, match=message):
-        CheckpointStore(tmp_path / "checkpoints").restore(build_lstnet(CONFIG, "float32"))
+        CheckpointStore(tmp_path / "checkpoints").restore(build_model(CONFIG, "float32"))
 
 
 def test_resuming_with_another_configuration_is_refused(uninterrupted, tmp_path):
@@ -178,8 +178,8 @@ def test_resuming_with_another_configuration_is_refused(uninterrupted, tmp_path)
     changed = dataclasses.replace(CONFIG, train=dataclasses.replace(CONFIG.train,
                                                                     g_learning_rate=5e-4))
     with pytest.raises(ResumeError, match="g_learning_rate: 0.0001 then, 0.0005 now"):
-        train_lstnet(changed, IMAGES, tmp_path / "run", seed=1, verbose=0)
-    longer = train_lstnet(_with_steps(6), IMAGES, tmp_path / "run", seed=1, verbose=0)
+        train_model(changed, IMAGES, tmp_path / "run", seed=1, verbose=0)
+    longer = train_model(_with_steps(6), IMAGES, tmp_path / "run", seed=1, verbose=0)
     assert longer.step == 6
 
 
@@ -197,7 +197,7 @@ def test_learning_rate_is_held_then_decays_to_zero_over_the_rest():
 @pytest.mark.parametrize("start, final_rate", [(1.0, 1e-4), (0.5, 0.0)])
 def test_both_optimizers_follow_the_schedule_through_training(tmp_path, start, final_rate):
     """After the last step each optimizer's rate is the schedule's at its own step counter."""
-    model = train_lstnet(_with_decay(start), IMAGES, tmp_path, seed=1, verbose=0)
+    model = train_model(_with_decay(start), IMAGES, tmp_path, seed=1, verbose=0)
     for optimizer in (model.d_optimizer, model.g_optimizer):
         assert int(optimizer.iterations) == 4
         assert float(optimizer.learning_rate) == pytest.approx(final_rate, rel=1e-6, abs=1e-12)
@@ -206,9 +206,9 @@ def test_both_optimizers_follow_the_schedule_through_training(tmp_path, start, f
 def test_a_decaying_run_cannot_be_resumed_with_another_length(tmp_path):
     """The decay is laid out over train.steps, so a longer resume would jump in the schedule."""
     decaying = _with_decay(0.5)
-    train_lstnet(decaying, IMAGES, tmp_path, seed=1, verbose=0)
+    train_model(decaying, IMAGES, tmp_path, seed=1, verbose=0)
     with pytest.raises(ResumeError, match="train.steps: 4 then, 6 now"):
-        train_lstnet(_with_steps(6, decaying), IMAGES, tmp_path, seed=1, verbose=0)
+        train_model(_with_steps(6, decaying), IMAGES, tmp_path, seed=1, verbose=0)
 
 
 def test_the_checkpoint_where_the_decay_starts_is_never_pruned(tmp_path):
@@ -218,7 +218,7 @@ def test_the_checkpoint_where_the_decay_starts_is_never_pruned(tmp_path):
     for start, kept in ((1 / 3, ["step-0000002", "step-0000004", "step-0000006"]),
                         (1.0, ["step-0000004", "step-0000006"])):
         run = tmp_path / str(start)
-        train_lstnet(_with_decay(start, six), IMAGES, run, seed=1, verbose=0)
+        train_model(_with_decay(start, six), IMAGES, run, seed=1, verbose=0)
         assert sorted(p.name for p in (run / "checkpoints").glob("step-*")) == kept
 
 
@@ -230,8 +230,8 @@ def test_resume_onto_another_checkpoint_interval_matches_an_uninterrupted_run(un
     reference, reference_dir = uninterrupted
     short = dataclasses.replace(CONFIG, train=dataclasses.replace(CONFIG.train, steps=3,
                                                                   checkpoint_every=3))
-    train_lstnet(short, IMAGES, tmp_path, seed=1, verbose=0)
-    resumed = train_lstnet(CONFIG, IMAGES, tmp_path, seed=1, verbose=0)
+    train_model(short, IMAGES, tmp_path, seed=1, verbose=0)
+    resumed = train_model(CONFIG, IMAGES, tmp_path, seed=1, verbose=0)
     assert resumed.step == 4
     assert CheckpointStore(tmp_path / "checkpoints").latest_step() == 4
     for a, b in zip(reference.weights, resumed.weights):
@@ -246,7 +246,7 @@ def test_a_checkpoint_past_the_requested_steps_is_refused_with_the_fix(uninterru
     shutil.copytree(reference_dir, tmp_path / "run")
     two = dataclasses.replace(CONFIG, train=dataclasses.replace(CONFIG.train, steps=2))
     with pytest.raises(ResumeError, match="past train.steps = 2: pass --steps 4 or more"):
-        train_lstnet(two, IMAGES, tmp_path / "run", seed=1, verbose=0)
+        train_model(two, IMAGES, tmp_path / "run", seed=1, verbose=0)
 
 
 def test_the_cpu_presets_steps_cannot_change_on_resume_and_the_message_says_why(tmp_path):

@@ -52,10 +52,10 @@ def models(tmp_path_factory):
     from lstnet_tf.classifier import build_classifier
     from lstnet_tf.config import ExperimentConfig, ModelConfig, TrainConfig
     from lstnet_tf.inference import translator
-    from lstnet_tf.training import build_lstnet
+    from lstnet_tf.training import build_model
 
     folder = tmp_path_factory.mktemp("models")
-    model = build_lstnet(ExperimentConfig(model=ModelConfig(width=0.0625),
+    model = build_model(ExperimentConfig(model=ModelConfig(width=0.0625),
                                           train=TrainConfig(batch_size=4, ema_decay=0.5)),
                          precision="float32")
     for direction in ("usps_to_mnist", "mnist_to_usps"):

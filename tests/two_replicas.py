@@ -13,7 +13,7 @@ Cases, each from the same initial weights (same seed) and the same global batche
   then the two-replica model's checkpoint restored into the one-device model and a step on
   both; then the other way round.
 - ``sgd_unsynchronized``: one step with per-replica BatchNorm statistics.
-- ``adam``: the same with the real set-up (``build_lstnet``: the paper's Adam, the weight
+- ``adam``: the same with the real set-up (``build_model``: the paper's Adam, the weight
   average, the counters).
 - ``mixed_float16``: the real set-up with loss-scale optimizers, one step.
 - ``overflow_on_one_replica``: a loss-scale optimizer's update when one replica overflows.
@@ -40,7 +40,7 @@ import tensorflow as tf  # noqa: E402
 from lstnet_tf.config import ExperimentConfig, ModelConfig, TrainConfig  # noqa: E402
 from lstnet_tf.devices import AllReplicasLossScaleOptimizer  # noqa: E402
 from lstnet_tf.lstnet import LSTNet  # noqa: E402
-from lstnet_tf.training import CheckpointStore, build_lstnet  # noqa: E402
+from lstnet_tf.training import CheckpointStore, build_model  # noqa: E402
 
 CONFIG = ExperimentConfig(model=ModelConfig(width=0.0625), train=TrainConfig(
     steps=4, checkpoint_every=1, batch_size=8, ema_decay=0.9, precision="float32", devices=2))
@@ -56,7 +56,7 @@ def real_model(strategy, precision="float32") -> LSTNet:
     keras.utils.set_random_seed(SEED)
     config = dataclasses.replace(CONFIG, train=dataclasses.replace(CONFIG.train,
                                                                    precision=precision))
-    model = build_lstnet(config, precision, strategy=strategy)
+    model = build_model(config, precision, strategy=strategy)
     model.run_eagerly = True
     return model
 
