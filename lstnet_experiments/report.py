@@ -205,9 +205,26 @@ def table_markdown(rows: list[dict], summary: dict, results: dict) -> str:
         lines += ["", "Second judge: not run (eval.second_judge is off, or seed files from "
                   "before it)."]
     lines += ["", "## Provenance", "", "Per seed: `seed<N>.json` (command, commit, machine, "
-              "library versions, wall time, resolved config).", "", "```json",
+              "library versions, wall time, resolved config).", "",
+              _term_weights_line(results), "", "```json",
               json.dumps(summary, indent=2), "```", ""]
     return "\n".join(lines)
+
+
+def _term_weights_line(results: dict) -> str:
+    """The weights each seed's objective used, or which seed files do not record them."""
+    recorded = {s: r["term_weights"] for s, r in results.items() if r["term_weights"]}
+    missing = [s for s in results if s not in recorded]
+    parts = []
+    if recorded:
+        distinct = {json.dumps(w, sort_keys=True) for w in recorded.values()}
+        parts.append(f"Term weights of the objective (seeds {sorted(recorded)}): "
+                     + "; ".join(sorted(distinct)) + ".")
+    if missing:
+        parts.append(f"Seeds {missing}: their files predate the record of the term weights; "
+                     "the objective used its method's defaults at the recorded commit "
+                     "(objective (1): `train.loss_weights` in the recorded config).")
+    return " ".join(parts)
 
 
 def _second_judge_lines(rows: list[dict], results: dict, judge: str) -> list[str]:

@@ -21,12 +21,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
-from lstnet_tf.config import ConfigError, available_presets, load_config
-from lstnet_tf.methods import METHODS
+import yaml
+
+from lstnet_tf.config import ConfigError, available_presets, load_config, nested_overrides
+from lstnet_tf.method_specs import METHODS
 from lstnet_tf.precision import PRECISIONS
 
 
@@ -82,6 +85,12 @@ def parse_args(argv=None):
                              "device's): N GPUs, or without a GPU N logical devices of the CPU "
                              "(to try it: not faster); all: every GPU (docs/devices.md; "
                              "default: the preset's, 1)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        dest="settings",
+                        help="override any config field by its dotted name, the value read as "
+                             "YAML; repeatable. E.g. --set train.loss_weights.cycle_3=50 "
+                             "(objective (1)), --set unit.gan=5 (a method's own weights: "
+                             "docs/methods.md); applied after the preset and the flags above")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="directory holding mnist/ and usps/ data files (else "
                              "$LSTNET_DATA_DIR, then the per-user cache; see README)")
@@ -151,8 +160,18 @@ def parse_args(argv=None):
     args.overridden = [f"{section}.{field}={value}" for section, fields in overrides.items()
                        if isinstance(fields, dict) for field, value in fields.items()
                        if not (field == "checkpoint_every" and args.checkpoint_every is None)]
+    settings = {}
+    for setting in args.settings:
+        field, equals, value = setting.partition("=")
+        if not (field and equals):
+            parser.error(f"--set takes FIELD=VALUE (e.g. --set unit.gan=5), got {setting!r}")
+        try:
+            settings[field.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            parser.error(f"--set {setting}: {value!r} is not a YAML value")
+    args.overridden += [f"{field}={value}" for field, value in settings.items()]
     try:
-        args.config = load_config(args.preset, overrides)
+        args.config = load_config(args.preset, nested_overrides(settings, overrides))
     except ConfigError as error:
         parser.error(_in_flag_terms(str(error)))
     if args.all:
@@ -164,13 +183,16 @@ def parse_args(argv=None):
 # Config fields the command line sets, in the user's terms.
 FLAG_OF_FIELD = {"train.steps": "--steps", "train.checkpoint_every": "--checkpoint-every",
                  "model.width": "--width", "train.precision": "--precision",
-                 "train.devices": "--devices", "method": "--method"}
+                 "train.devices": "--devices"}
 
 
 def _in_flag_terms(message: str) -> str:
+    """A config message with each field a flag sets named by its flag too; a message about
+    the method names its flag (``method unit ...`` -> ``--method unit ...``); every other
+    field is what ``--set`` takes."""
     for field, flag in FLAG_OF_FIELD.items():
-        message = message.replace(field, f"{flag} ({field})")
-    return message
+        message = re.sub(rf"(?<![\w.]){re.escape(field)}(?![\w])", f"{flag} ({field})", message)
+    return re.sub(r"^method (?=\w+ )", "--method ", message)
 
 
 def _default_out(config) -> Path:

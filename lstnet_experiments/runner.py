@@ -263,6 +263,8 @@ class Runner:
             "method": self.config.method,
             "step": model.step,
             "evaluated": variant_name(**evaluated),
+            # What the objective actually weighed each term by (its config section, mapped).
+            "term_weights": model.used_term_weights(),
             "test": test_results,
             "validation": validation,
             "precision": model.precision_choice.to_dict(),

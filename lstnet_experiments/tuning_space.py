@@ -9,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from lstnet_tf.config import ConfigError, available_presets, flat_settings, load_config
+from lstnet_tf.config import (ConfigError, available_presets, flat_settings, load_config,
+                              nested_overrides)
 
 SPACE_KEYS = {"study", "preset", "seed", "sampler_seed", "steps", "checkpoints", "equal_cost",
               "levers"}
@@ -51,15 +52,8 @@ class SearchSpace:
 
     def overrides(self, params: dict) -> dict:
         """The nested config overrides of one trial's parameters."""
-        nested: dict = {}
-        for lever in self.levers:
-            for field in lever.fields:
-                *sections, key = field.split(".")
-                node = nested
-                for section in sections:
-                    node = node.setdefault(section, {})
-                node[key] = params[lever.name]
-        return nested
+        return nested_overrides({field: params[lever.name]
+                                 for lever in self.levers for field in lever.fields})
 
     def preset_params(self) -> dict:
         """The base preset's own value of every lever (the study's first trial)."""

@@ -7,6 +7,7 @@ are applied last. The fully resolved config is written next to every result.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from lstnet_tf.methods import METHODS, SINGLE_DEVICE_ONLY
+from lstnet_tf.method_specs import METHODS, method_sections, sections_of
 from lstnet_tf.precision import PRECISIONS
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # shipped as package data
@@ -80,6 +81,64 @@ class LossWeights:
     cycle_2: float = 100.0  # x2 -> E2 -> G2
     cycle_3: float = 100.0  # x1 -> E1 -> G2 -> E2 -> G1
     cycle_4: float = 100.0  # x2 -> E2 -> G1 -> E1 -> G2
+
+
+@dataclass(frozen=True)
+class UNITWeights:
+    """lambda0..lambda4 of UNIT's objective, the defaults of its section 5 (its digits
+    appendix gives no others); read only by ``method: unit``."""
+
+    gan: float = 10.0  # lambda0
+    kl: float = 0.1  # lambda1
+    reconstruction: float = 100.0  # lambda2
+    kl_cycle: float = 0.1  # lambda3
+    cycle: float = 100.0  # lambda4
+
+
+@dataclass(frozen=True)
+class XGANWeights:
+    """XGAN's weights; read only by ``method: xgan``. Its slides give none: LSTNet's for the
+    terms the two share (image GANs, latent adversary, reconstructions), and the semantic
+    consistency terms take the cross-cycle weights w5, w6 of the terms they replace."""
+
+    adversarial_1: float = 20.0
+    adversarial_2: float = 20.0
+    adversarial_latent: float = 30.0
+    reconstruction_1: float = 100.0
+    reconstruction_2: float = 100.0
+    semantic_1: float = 100.0
+    semantic_2: float = 100.0
+
+
+@dataclass(frozen=True)
+class DTNWeights:
+    """DTN's L_G = L_GANG + alpha L_CONST + beta L_TID + gamma L_TV (L_D weighs
+    ``adversarial`` too). alpha = beta = 15, gamma = 0: the public implementation
+    (yunjey/domain-transfer-network); the seminar report gives none."""
+
+    adversarial: float = 1.0
+    constancy: float = 15.0  # alpha
+    target_identity: float = 15.0  # beta
+    total_variation: float = 0.0  # gamma (0: the term is not computed)
+
+
+@dataclass(frozen=True)
+class DTNPretraining:
+    """How DTN's fixed f = E_S is pre-trained as a classifier of S's training labels (Adam,
+    no augmentation; about 1 250 steps per domain)."""
+
+    mnist_epochs: int = 3
+    usps_epochs: int = 25
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+
+
+@dataclass(frozen=True)
+class DTNConfig:
+    """Read only by ``method: dtn``."""
+
+    weights: DTNWeights = field(default_factory=DTNWeights)
+    pretraining: DTNPretraining = field(default_factory=DTNPretraining)
 
 
 @dataclass(frozen=True)
@@ -150,14 +209,51 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    # Each related method's own objective settings (``train.loss_weights`` is objective (1),
+    # LSTNet's and its ablations'); a method reads only its own (method_specs.METHODS).
+    unit: UNITWeights = field(default_factory=UNITWeights)
+    xgan: XGANWeights = field(default_factory=XGANWeights)
+    dtn: DTNConfig = field(default_factory=DTNConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def section(self, path: str) -> Any:
+        """The config section at a dotted ``path`` (``"train.loss_weights"``, ``"unit"``)."""
+        value = self
+        for part in path.split("."):
+            value = getattr(value, part)
+        return value
+
+    def objective_weights(self) -> Any:
+        """The weights the method's objective reads (its section of the config)."""
+        return self.section(METHODS[self.method].weights)
+
+    def _settings_of_other_methods(self) -> list[str]:
+        """Objective settings set away from their defaults that the method does not have."""
+        problems, defaults = [], ExperimentConfig()
+        spec = METHODS[self.method]
+        own = sections_of(self.method)
+        for path in method_sections():
+            fields = dataclasses.asdict(self.section(path))
+            changed = [k for k, v in fields.items()
+                       if v != getattr(defaults.section(path), k)
+                       and (path not in own or (path == spec.weights
+                                                and k in spec.unused_weights))]
+            if changed:
+                problems.append(
+                    f"method {self.method} has no setting {', '.join(f'{path}.{k}' for k in changed)} "
+                    f"(its objective reads {', '.join(f'{s}.*' for s in own)}"
+                    + (f", without {', '.join(spec.unused_weights)}" if spec.unused_weights
+                       else "") + "); leave it at its default")
+        return problems
 
     def validate(self) -> "ExperimentConfig":
         problems = []
         if self.method not in METHODS:
             problems.append(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        else:
+            problems += self._settings_of_other_methods()
         if self.model.width <= 0:
             problems.append(f"model.width must be > 0, got {self.model.width}")
         if self.train.steps < 1:
@@ -166,9 +262,10 @@ class ExperimentConfig:
             problems.append(f"train.batch_size must be >= 1, got {self.train.batch_size}")
         if self.train.devices < 1:
             problems.append(f"train.devices must be >= 1, got {self.train.devices}")
-        elif self.train.devices > 1 and self.method in SINGLE_DEVICE_ONLY:
+        elif (self.train.devices > 1 and self.method in METHODS
+              and METHODS[self.method].single_device_only):
             problems.append(f"method {self.method} trains on one device only "
-                            f"({SINGLE_DEVICE_ONLY[self.method]}); use train.devices 1")
+                            f"({METHODS[self.method].single_device_only}); use train.devices 1")
         elif self.train.batch_size % self.train.devices:
             problems.append(
                 f"train.batch_size ({self.train.batch_size}) does not split into "
@@ -205,6 +302,11 @@ class ExperimentConfig:
             problems.append("eval.batch_norm_batches must be >= 1")
         if min(self.classifier.mnist_epochs, self.classifier.usps_epochs) < 1:
             problems.append("classifier epochs must be >= 1")
+        for path in method_sections():  # weights >= 0; counts (epochs, batch size) >= 1
+            for name, value in dataclasses.asdict(self.section(path)).items():
+                least = 1 if isinstance(value, int) else 0
+                if value < least:
+                    problems.append(f"{path}.{name} must be >= {least}, got {value}")
         if problems:
             raise ConfigError("; ".join(problems))
         return self
@@ -239,6 +341,21 @@ def with_defaults(recorded: dict, defaults: dict | None = None) -> dict:
         filled[key] = (with_defaults(value, default)
                        if isinstance(value, dict) and isinstance(default, dict) else value)
     return filled
+
+
+def nested_overrides(settings: dict[str, Any], into: dict | None = None) -> dict:
+    """``{"train.loss_weights.cycle_3": 50.0}`` as the nested overrides ``load_config`` takes,
+    merged into ``into`` (a copy) when given."""
+    nested = copy.deepcopy(into or {})
+    for dotted, value in settings.items():
+        *sections, key = dotted.split(".")
+        node = nested
+        for section in sections:
+            node = node.setdefault(section, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"config field {'.'.join(sections)} is not a section")
+        node[key] = value
+    return nested
 
 
 def available_presets() -> list[str]:

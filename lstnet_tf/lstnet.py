@@ -76,40 +76,52 @@ class LSTNet(keras.Model):
 
     Other methods (``lstnet_tf.methods``) are subclasses that change only the objective:
     which terms it has (``DISCRIMINATOR_TERMS`` / ``GENERATOR_TERMS``), how each is computed
-    (``discriminator_terms`` / ``generator_terms``), their weights (``term_weights``), what
-    the forward pass computes (``translate_all``), which networks exist (``SHARES_LAYERS``,
-    ``HAS_LATENT_DISCRIMINATOR``, ``IMAGE_DISCRIMINATOR_OUTPUTS``) and what is trained before
-    the objective (``pretrain``, with labels only where ``USES_LABELS``). The step itself is
-    this one.
+    (``discriminator_terms`` / ``generator_terms``), their weights (``WEIGHTS``, a config
+    section, mapped by ``term_weights``), what the forward pass computes (``translate_all``)
+    and what is trained before the objective (``pretrain``, with labels only where
+    ``USES_LABELS``); which networks exist are constructor arguments. The step itself is this
+    one.
 
     Args:
         model_config: widths and layer hyperparameters (Table 1 at width 1.0).
         dtype: Keras dtype policy name for the networks (None: the global policy).
         synchronized_batch_norm: BatchNorm statistics over every replica's share of the batch,
             for training under a ``tf.distribute`` strategy (``lstnet_tf.devices``).
+        shared_layers: one E_s and one G_s for both domains (Table 1); False gives each domain
+            its own (the ``unshared`` ablation).
+        latent_discriminator: build D_l and keep J_ANl in the objective; False drops both (the
+            ``no_latent_disc`` ablation).
+        image_discriminator_outputs: logits of D1 and D2 (Table 1: one).
     """
 
-    METHOD = "lstnet"
     DISCRIMINATOR_TERMS = DISCRIMINATOR_TERMS
     GENERATOR_TERMS = GENERATOR_TERMS
-    SHARES_LAYERS = True
-    HAS_LATENT_DISCRIMINATOR = True
-    IMAGE_DISCRIMINATOR_OUTPUTS = 1
+    LATENT_TERMS = ("d_adv_latent", "g_adv_latent")  # the terms that need D_l
+    WEIGHTS = LossWeights  # the config section of this objective's weights
     # LSTNet is unsupervised; a method that pre-trains on the training labels says so here.
     USES_LABELS = False
 
     def __init__(self, model_config: ModelConfig | dict | None = None, dtype=None,
-                 synchronized_batch_norm: bool = False, **kwargs):
+                 synchronized_batch_norm: bool = False, shared_layers: bool = True,
+                 latent_discriminator: bool = True, image_discriminator_outputs: int = 1,
+                 **kwargs):
         super().__init__(**kwargs)
         if isinstance(model_config, dict):
             model_config = ModelConfig(**model_config)
         self.model_config = model_config or ModelConfig()
         self.precision = getattr(dtype, "name", dtype)
         self.synchronized_batch_norm = synchronized_batch_norm
+        self.architecture = {"shared_layers": shared_layers,
+                             "latent_discriminator": latent_discriminator,
+                             "image_discriminator_outputs": image_discriminator_outputs}
+        # The terms this model has: without D_l, the latent adversarial terms leave both phases.
+        self.discriminator_term_names, self.generator_term_names = (
+            tuple(t for t in terms if latent_discriminator or t not in self.LATENT_TERMS)
+            for terms in (self.DISCRIMINATOR_TERMS, self.GENERATOR_TERMS))
         self.networks = build_lstnet_networks(
-            self.model_config, dtype=dtype, shared=self.SHARES_LAYERS,
-            latent_discriminator=self.HAS_LATENT_DISCRIMINATOR,
-            discriminator_outputs=self.IMAGE_DISCRIMINATOR_OUTPUTS,
+            self.model_config, dtype=dtype, shared=shared_layers,
+            latent_discriminator=latent_discriminator,
+            discriminator_outputs=image_discriminator_outputs,
             synchronized_batch_norm=synchronized_batch_norm)
         # Attributes so that Keras tracks (and saves) every part exactly once.
         self.parts = self.networks.all_parts()
@@ -128,11 +140,12 @@ class LSTNet(keras.Model):
     @property
     def loss_terms(self) -> tuple[str, ...]:
         """Every logged loss: each phase's terms, then its weighted total."""
-        return (*self.DISCRIMINATOR_TERMS, "d_total", *self.GENERATOR_TERMS, "g_total")
+        return (*self.discriminator_term_names, "d_total", *self.generator_term_names, "g_total")
 
     def get_config(self) -> dict:
         return {"model_config": dataclasses.asdict(self.model_config), "dtype": self.precision,
-                "synchronized_batch_norm": self.synchronized_batch_norm, "name": self.name}
+                "synchronized_batch_norm": self.synchronized_batch_norm, **self.architecture,
+                "name": self.name}
 
     @classmethod
     def from_config(cls, config: dict) -> "LSTNet":
@@ -147,14 +160,14 @@ class LSTNet(keras.Model):
         """A reloaded model is compiled with its loss weights and the default optimizers
         (Keras then restores their state if the saved ones were of that kind; to resume
         training, use the checkpoints in the run directory, which also hold the step)."""
-        self.compile(loss_weights=LossWeights(**config["loss_weights"]))
+        self.compile(loss_weights=self.WEIGHTS(**config["loss_weights"]))
 
     # ----------------------------------------------------------------- set-up
 
-    def compile(self, d_optimizer=None, g_optimizer=None, loss_weights: LossWeights | None = None,
-                **kwargs):
+    def compile(self, d_optimizer=None, g_optimizer=None, loss_weights=None, **kwargs):
         """``d_optimizer`` trains the discriminators; ``g_optimizer`` the encoders and
-        generators.
+        generators; ``loss_weights`` is the objective's weights section (a ``WEIGHTS``; default:
+        its published values).
 
         Under a mixed_float16 policy each optimizer is wrapped in a LossScaleOptimizer, which a
         custom train_step needs in Keras 3 (fit does not scale losses for it); one that skips
@@ -170,7 +183,10 @@ class LSTNet(keras.Model):
         if needs_loss_scaling(self.precision):
             self.d_optimizer = self._loss_scaled(self.d_optimizer)
             self.g_optimizer = self._loss_scaled(self.g_optimizer)
-        self.loss_weights = loss_weights or LossWeights()
+        self.loss_weights = loss_weights or self.WEIGHTS()
+        if not isinstance(self.loss_weights, self.WEIGHTS):
+            raise TypeError(f"{type(self).__name__} weighs its terms with a "
+                            f"{self.WEIGHTS.__name__}, got a {type(self.loss_weights).__name__}")
         self.d_optimizer.build(self.discriminator_variables)
         self.g_optimizer.build(self.translator_variables)
 
@@ -212,9 +228,11 @@ class LSTNet(keras.Model):
     def last_step_losses(self) -> dict[str, float]:
         return {name: float(v.numpy()) for name, v in self._last_step.items()}
 
-    def pretrain(self, images: tuple, labels: tuple | None, seed: int, verbose: int = 1) -> dict:
+    def pretrain(self, config, images: tuple, labels: tuple | None, seed: int,
+                 verbose: int = 1) -> dict:
         """Whatever the method trains before its objective, on the (MNIST, USPS) training
-        images (and ``labels`` where ``USES_LABELS``); returns what to record. LSTNet: nothing."""
+        images (and ``labels`` where ``USES_LABELS``), as the ``ExperimentConfig`` says;
+        returns what to record. LSTNet: nothing."""
         return {}
 
     # ------------------------------------------------------------ the maths
@@ -225,7 +243,7 @@ class LSTNet(keras.Model):
         z1, z2 = n.enc_1(x1, training=training), n.enc_2(x2, training=training)
         t = {"z1": z1, "z2": z2,
              "x12": n.gen_2(z1, training=training), "x21": n.gen_1(z2, training=training)}
-        uses = set(self.GENERATOR_TERMS)
+        uses = set(self.generator_term_names)
         if "cycle_1" in uses:
             t["x11"] = n.gen_1(z1, training=training)
         if "cycle_2" in uses:
@@ -241,9 +259,15 @@ class LSTNet(keras.Model):
         return {term: getattr(self.loss_weights, field)
                 for term, field in LOSS_WEIGHT_FIELDS.items()}
 
+    def used_term_weights(self) -> dict[str, float]:
+        """The weight of every term this model's objective has: what a run records."""
+        weights = self.term_weights()
+        return {term: float(weights[term])
+                for term in (*self.discriminator_term_names, *self.generator_term_names)}
+
     def discriminator_terms(self, x1, x2, t) -> dict:
         """D1: real x1 = 1, G1(E2(x2)) = 0; D2 the mirror; D_l: E1(x1) = 1, E2(x2) = 0.
-        Unevaluated: only the terms in ``DISCRIMINATOR_TERMS`` are computed."""
+        Unevaluated: only the model's terms (``discriminator_term_names``) are computed."""
         n = self.networks
         return {
             "d_adv_1": lambda: _bce(1.0, n.disc_1(x1)) + _bce(0.0, n.disc_1(t["x21"])),
@@ -254,7 +278,7 @@ class LSTNet(keras.Model):
 
     def generator_terms(self, x1, x2, t) -> dict:
         """Objective (1) for the encoders/generators: flipped adversarial labels + 4 cycles.
-        Unevaluated: only the terms in ``GENERATOR_TERMS`` are computed.
+        Unevaluated: only the model's terms (``generator_term_names``) are computed.
 
         The real-image halves of J_AN1 and J_AN2 do not depend on the encoders/generators, so
         only the translated halves appear here.
@@ -272,11 +296,11 @@ class LSTNet(keras.Model):
         }
 
     def discriminator_losses(self, x1, x2, t) -> dict:
-        return _evaluated(self.discriminator_terms(x1, x2, t), self.DISCRIMINATOR_TERMS,
+        return _evaluated(self.discriminator_terms(x1, x2, t), self.discriminator_term_names,
                           self.term_weights(), "d_total")
 
     def generator_losses(self, x1, x2, t) -> dict:
-        return _evaluated(self.generator_terms(x1, x2, t), self.GENERATOR_TERMS,
+        return _evaluated(self.generator_terms(x1, x2, t), self.generator_term_names,
                           self.term_weights(), "g_total")
 
     # ------------------------------------------------------------- training

@@ -24,7 +24,7 @@ from lstnet_tf.console import UserFacingError
 from lstnet_tf.devices import describe as describe_devices, distribution_strategy
 from lstnet_tf.pipeline import paired_dataset
 from lstnet_tf.lstnet import LSTNet, default_optimizer
-from lstnet_tf.methods import method_class
+from lstnet_tf.methods import METHODS, method_class
 from lstnet_tf.precision import PrecisionChoice, resolve_precision
 from lstnet_tf.checkpoints import CheckpointStore, ResumeError  # noqa: F401 (re-exported)
 from lstnet_tf.files import write_atomically
@@ -37,8 +37,9 @@ class NonFiniteLossError(UserFacingError):
 def build_model(config: ExperimentConfig, precision: str | None = None,
                  model_class: type | None = None,
                  strategy: tf.distribute.Strategy | None = None) -> LSTNet:
-    """The config's method (an LSTNet by default) compiled with the config's optimizers and
-    loss weights, in ``precision`` (default: ``config.train.precision``, which must then not
+    """The config's method (an LSTNet by default; ``model_class`` replaces its class) with its
+    architecture switches, compiled with the config's optimizers and the weights its objective
+    reads (``config.objective_weights()``), in ``precision`` (default: ``config.train.precision``, which must then not
     be "auto"); with a ``strategy`` (``devices.distribution_strategy``), built in its scope to
     train on its replicas, BatchNorm synchronized as ``train.synchronized_batch_norm`` says."""
     train = config.train
@@ -48,7 +49,7 @@ def build_model(config: ExperimentConfig, precision: str | None = None,
         raise ValueError("resolve 'auto' first (precision.resolve_precision / train_model)")
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = model_class(config.model, dtype=precision, synchronized_batch_norm=bool(
-            strategy and train.synchronized_batch_norm))
+            strategy and train.synchronized_batch_norm), **METHODS[config.method].arguments)
         model.compile(
             d_optimizer=default_optimizer(learning_rate_schedule(train.d_learning_rate, train),
                                           train.beta_1, train.beta_2, "d_adam",
@@ -57,7 +58,7 @@ def build_model(config: ExperimentConfig, precision: str | None = None,
                                           train.beta_1, train.beta_2, "g_adam",
                                           ema_decay=train.ema_decay,
                                           weight_decay=train.weight_decay),
-            loss_weights=train.loss_weights,
+            loss_weights=config.objective_weights(),
             jit_compile=train.jit_compile,
         )
     return model
@@ -284,7 +285,8 @@ def train_model(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray],
     else:
         if model.USES_LABELS and labels is None:
             raise ValueError(f"{config.method} pre-trains on the training labels: pass labels")
-        record = model.pretrain(images, labels if model.USES_LABELS else None, seed, verbose)
+        record = model.pretrain(config, images, labels if model.USES_LABELS else None, seed,
+                                verbose)
         if record:
             write_atomically(run_dir / "pretraining.json", json.dumps(record, indent=2))
     print(f"Training {config.method} for {total - start} steps; one epoch = {every} steps; "

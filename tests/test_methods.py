@@ -4,6 +4,7 @@ refusals (unknown method, another method's results directory)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -14,16 +15,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lstnet_tf.config import ExperimentConfig, LossWeights, ModelConfig, TrainConfig
-from lstnet_tf.lstnet import LSTNet
-from lstnet_tf.methods import METHODS, method_class
-from lstnet_tf.methods.dtn import ALPHA, BETA, DTN, GAMMA, total_variation
-from lstnet_tf.methods.unit import LAMBDA, UNIT
+from lstnet_tf.config import (ConfigError, DTNConfig, DTNPretraining, DTNWeights,
+                              ExperimentConfig, LossWeights, ModelConfig, TrainConfig,
+                              UNITWeights, XGANWeights, load_config)
+from lstnet_tf.methods import METHODS, build_method, method_class
+from lstnet_tf.methods.dtn import DTN, total_variation
 
 TINY = ModelConfig(width=0.0625)
 BATCH = 4
 WEIGHTS = LossWeights(adversarial_1=2.0, adversarial_2=3.0, adversarial_latent=5.0,
                       cycle_1=7.0, cycle_2=11.0, cycle_3=13.0, cycle_4=17.0)
+# XGAN's own section, with the same distinct values for the terms it shares with LSTNet and
+# its semantic terms in place of the cross cycles.
+XGAN_WEIGHTS = XGANWeights(adversarial_1=2.0, adversarial_2=3.0, adversarial_latent=5.0,
+                           reconstruction_1=7.0, reconstruction_2=11.0, semantic_1=13.0,
+                           semantic_2=17.0)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -33,10 +39,14 @@ def _batch(seed=0):
             rng.uniform(-1, 1, (BATCH, 16, 16, 1)).astype("float32"))
 
 
-def _model(method: str, seed=0, **compile_args):
+def _model(method: str, seed=0, weights=None, **compile_args):
+    """A tiny model of ``method``; objective (1)'s methods weighted by WEIGHTS, XGAN by
+    XGAN_WEIGHTS, the others by ``weights`` or their published defaults."""
     keras.utils.set_random_seed(seed)
-    model = method_class(method)(TINY, dtype="float32")
-    model.compile(loss_weights=WEIGHTS, **compile_args)
+    model = build_method(method, TINY, dtype="float32")
+    weights = weights or {LossWeights: WEIGHTS, XGANWeights: XGAN_WEIGHTS}.get(
+        model.WEIGHTS, model.WEIGHTS())
+    model.compile(loss_weights=weights, **compile_args)
     return model
 
 
@@ -69,11 +79,60 @@ def _assert_close(actual: dict, expected: dict):
 
 
 def test_every_method_is_named_once_and_builds():
+    """Each name builds its class with its architecture switches, which get_config saves
+    (an ablation of the architecture is LSTNet with a constructor argument, no subclass)."""
     assert list(METHODS)[0] == "lstnet"
-    for name in METHODS:
-        assert method_class(name).METHOD == name
+    for name, spec in METHODS.items():
+        model = build_method(name, TINY, dtype="float32")
+        assert type(model) is method_class(name)
+        config = model.get_config()
+        assert {k: config[k] for k in spec.arguments} == spec.arguments
+        assert type(model).from_config(config).get_config() == config
+    assert method_class("unshared") is method_class("no_latent_disc") is method_class("lstnet")
     with pytest.raises(ValueError, match="unknown method 'nosuch'.*unit"):
         method_class("nosuch")
+    with pytest.raises(ValueError, match="latent"):
+        method_class("unit")(TINY, latent_discriminator=True)
+    with pytest.raises(ValueError, match="shared_layers"):
+        method_class("dtn")(TINY, shared_layers=True)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_each_method_reads_its_own_config_section_and_reports_the_weights_it_used(method):
+    """Every weight a method's objective has comes from its config section: changing that
+    field changes exactly its terms' weights; ``used_term_weights`` lists each term once."""
+    from lstnet_tf.training import build_model
+
+    spec = METHODS[method]
+    section = dataclasses.asdict(ExperimentConfig().section(spec.weights))
+    used = [k for k in section if k not in spec.unused_weights]
+    base = build_model(ExperimentConfig(method=method, model=TINY,
+                                        train=TrainConfig(precision="float32")))
+    assert set(base.used_term_weights()) == {t for t in base.loss_terms
+                                             if t not in ("d_total", "g_total")}
+    for field in used:
+        overrides = {"method": method}
+        node = overrides
+        for part in spec.weights.split("."):
+            node = node.setdefault(part, {})
+        node[field] = 123.0
+        model = build_model(load_config("smoke", overrides))
+        changed = {t for t, w in model.used_term_weights().items()
+                   if w != base.used_term_weights()[t]}
+        assert changed and all(model.used_term_weights()[t] == 123.0 for t in changed), field
+
+
+@pytest.mark.parametrize("method, setting", [
+    ("unit", {"train": {"loss_weights": {"cycle_3": 50.0}}}),
+    ("lstnet", {"unit": {"gan": 1.0}}),
+    ("lstnet", {"dtn": {"pretraining": {"usps_epochs": 2}}}),
+    ("no_latent_disc", {"train": {"loss_weights": {"adversarial_latent": 1.0}}}),
+    ("no_cross_cycle", {"train": {"loss_weights": {"cycle_4": 1.0}}}),
+    ("xgan", {"train": {"loss_weights": {"adversarial_1": 1.0}}}),
+])
+def test_a_weight_the_method_does_not_have_is_refused(method, setting):
+    with pytest.raises(ConfigError, match=f"method {method} has no setting"):
+        load_config("smoke", {"method": method, **setting})
 
 
 def _lstnet_terms(n, x1, x2):
@@ -134,8 +193,12 @@ def test_objective_equals_an_independent_computation(method):
 
 
 def test_unit_objective_equals_an_independent_computation():
-    """UNIT's equations (3)-(7) with the paper's lambdas, on the same noise draws."""
-    model = _model("unit")
+    """UNIT's equations (3)-(7) on the same noise draws, each lambda a distinct value (so a
+    swapped weight fails); the defaults are the paper's."""
+    assert UNITWeights() == UNITWeights(gan=10.0, kl=0.1, reconstruction=100.0, kl_cycle=0.1,
+                                        cycle=100.0)
+    model = _model("unit", weights=UNITWeights(gan=3.0, kl=0.2, reconstruction=7.0,
+                                               kl_cycle=0.5, cycle=11.0))
     x1, x2 = _batch()
     n = model.networks
     (enc1, enc2), (gen1, gen2) = n.encoders, n.generators
@@ -164,14 +227,12 @@ def test_unit_objective_equals_an_independent_computation():
         "cycle_3": _l1(x1, _run(gen1, sample(mu12, 2))),
         "cycle_4": _l1(x2, _run(gen2, sample(mu21, 3))),
     }
-    assert LAMBDA == {"gan": 10.0, "kl": 0.1, "reconstruction": 100.0, "kl_cycle": 0.1,
-                      "cycle": 100.0}
-    expected["d_total"] = 10 * (expected["d_adv_1"] + expected["d_adv_2"])
-    expected["g_total"] = (10 * (expected["g_adv_1"] + expected["g_adv_2"])
-                           + 0.1 * (expected["kl_1"] + expected["kl_2"])
-                           + 100 * (expected["cycle_1"] + expected["cycle_2"])
-                           + 0.1 * (expected["kl_cycle_1"] + expected["kl_cycle_2"])
-                           + 100 * (expected["cycle_3"] + expected["cycle_4"]))
+    expected["d_total"] = 3 * (expected["d_adv_1"] + expected["d_adv_2"])
+    expected["g_total"] = (3 * (expected["g_adv_1"] + expected["g_adv_2"])
+                           + 0.2 * (expected["kl_1"] + expected["kl_2"])
+                           + 7 * (expected["cycle_1"] + expected["cycle_2"])
+                           + 0.5 * (expected["kl_cycle_1"] + expected["kl_cycle_2"])
+                           + 11 * (expected["cycle_3"] + expected["cycle_4"]))
     _assert_close(_losses(model, x1, x2), expected)
 
 
@@ -212,8 +273,12 @@ def _resize(images, size):
 
 
 def test_dtn_objective_equals_an_independent_computation():
-    """Both DTNs' terms, with D's classes 0: translated from S, 1: from T, 2: real T."""
-    model = _model("dtn")
+    """Both DTNs' terms, with D's classes 0: translated from S, 1: from T, 2: real T; each
+    weight a distinct value (the defaults: the public implementation's)."""
+    assert DTNWeights() == DTNWeights(adversarial=1.0, constancy=15.0, target_identity=15.0,
+                                      total_variation=0.0)
+    model = _model("dtn", weights=DTNWeights(adversarial=2.0, constancy=3.0,
+                                             target_identity=5.0))
     x1, x2 = _batch()
     n = model.networks
     (enc1, enc2), (gen1, gen2) = n.encoders, n.generators
@@ -233,11 +298,11 @@ def test_dtn_objective_equals_an_independent_computation():
         "const_2": _mse(z1, _run(enc1, _resize(x12, 28))),
         "tid_1": _mse(x1, x11), "tid_2": _mse(x2, x22),
     }
-    assert (ALPHA, BETA, GAMMA) == (15.0, 15.0, 0.0)
-    expected["d_total"] = expected["d_adv_1"] + expected["d_adv_2"]
-    expected["g_total"] = (expected["g_adv_1"] + expected["g_adv_2"]
-                           + 15 * (expected["const_1"] + expected["const_2"])
-                           + 15 * (expected["tid_1"] + expected["tid_2"]))
+    expected.update(tv_1=0.0, tv_2=0.0)  # gamma = 0: logged as 0, not computed
+    expected["d_total"] = 2 * (expected["d_adv_1"] + expected["d_adv_2"])
+    expected["g_total"] = (2 * (expected["g_adv_1"] + expected["g_adv_2"])
+                           + 3 * (expected["const_1"] + expected["const_2"])
+                           + 5 * (expected["tid_1"] + expected["tid_2"]))
     _assert_close(_losses(model, x1, x2), expected)
 
 
@@ -272,15 +337,15 @@ def test_dtn_keeps_f_fixed_and_its_two_directions_apart():
     assert all(grad is None for grad in _gradients(model, into(2), g[0]))
 
 
-def test_dtn_pretrains_f_on_the_labels_then_freezes_it(monkeypatch, tmp_path):
+def test_dtn_pretrains_f_on_the_labels_then_freezes_it(tmp_path):
     """A fresh run pre-trains each f on its domain's labels and records it; without labels
     it refuses; the frozen f also stays fixed in an exported translator."""
     from lstnet_tf.inference import recompute_batch_norm_statistics, translator
     from lstnet_tf.training import train_model
 
-    monkeypatch.setattr(DTN, "PRETRAIN_EPOCHS", {"mnist": 1, "usps": 1})
     config = ExperimentConfig(method="dtn", model=TINY, train=TrainConfig(
-        steps=2, checkpoint_every=2, batch_size=BATCH, precision="float32"))
+        steps=2, checkpoint_every=2, batch_size=BATCH, precision="float32"), dtn=DTNConfig(
+        pretraining=DTNPretraining(mnist_epochs=1, usps_epochs=1, batch_size=BATCH)))
     x1, x2 = (np.concatenate([x] * 4) for x in _batch())
     images, labels = (x1, x2), (np.arange(len(x1)) % 10, np.arange(len(x2)) % 10)
     with pytest.raises(ValueError, match="labels"):

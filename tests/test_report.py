@@ -238,8 +238,21 @@ def test_seed_files_written_before_the_neutral_names_read_the_same(tmp_path):
     assert result["test"]["plain"]["mcnemar"]["usps_to_mnist"]["translator_only_correct"] == 40
     assert result["term_weights"] is None
     write_table2(tmp_path)
-    assert "0: +40/−3" in (tmp_path / "table2.md").read_text()
+    table = (tmp_path / "table2.md").read_text()
+    assert "0: +40/−3" in table
+    assert "Seeds [0]: their files predate the record of the term weights" in table
     assert (tmp_path / "seed0.json").read_text() == before
+
+
+def test_the_table_names_the_term_weights_the_seeds_recorded(tmp_path):
+    for seed in (0, 1):
+        result = _seed_result(seed, 0.9, 0.8)
+        result["term_weights"] = {"g_adv_1": 20.0, "cycle_1": 100.0}
+        _write(tmp_path, result)
+    write_table2(tmp_path)
+    table = (tmp_path / "table2.md").read_text()
+    assert 'Term weights of the objective (seeds [0, 1]): {"cycle_1": 100.0, "g_adv_1": 20.0}' in table
+    assert "predate" not in table
 
 
 def test_paired_counts_show_the_direction_of_the_difference(tmp_path):

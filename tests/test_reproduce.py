@@ -488,7 +488,25 @@ BAD_ARGUMENTS = {
     "two action flags": (["--all", "--summary", "--preset", "smoke"], "not allowed"),
     "missing --data-dir": (["--all", "--preset", "smoke", "--data-dir", "/nonexistent"],
                            "/nonexistent"),
+    "a weight the method does not have":
+        (["--all", "--preset", "smoke", "--method", "unit", "--set",
+          "train.loss_weights.cycle_3=50"],
+         "--method unit has no setting train.loss_weights.cycle_3 (its objective reads unit.*)"),
+    "--set without a value": (["--all", "--preset", "smoke", "--set", "unit.gan"],
+                              "--set takes FIELD=VALUE"),
+    "--set of an unknown field": (["--all", "--preset", "smoke", "--set", "train.nosuch=1"],
+                                  "unknown config field train.'nosuch'"),
 }
+
+
+def test_set_overrides_any_field_and_is_listed_with_the_overrides():
+    from lstnet_experiments.reproduce import parse_args
+
+    args = parse_args(["--all", "--preset", "smoke", "--method", "unit", "--set", "unit.gan=5",
+                       "--set", "unit.kl=0.5"])
+    assert (args.config.unit.gan, args.config.unit.kl) == (5.0, 0.5)
+    assert args.config.objective_weights() is args.config.unit
+    assert {"unit.gan=5", "unit.kl=0.5"} <= set(args.overridden)
 
 # Runs reproduce.py as __main__ and then reports whether TensorFlow got imported.
 _IMPORT_PROBE = """

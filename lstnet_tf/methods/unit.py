@@ -11,9 +11,9 @@ p(z) = N(0, I), KL(N(mu, I) || N(0, I)) = 1/2 ||mu||^2. The objective is equatio
              z2 ~ q2(z2 | x1->2 = G2(z1))                                           (7)
 
 and the mirrors L_VAE2, L_GAN2, L_CC2. The Laplacian likelihood of the generators makes the
-negative log-likelihoods L1 distances (section 3). Weights: the paper's defaults
-lambda0 = 10, lambda1 = lambda3 = 0.1, lambda2 = lambda4 = 100 (section 5); its digits
-section (appendix B) gives no others. The discriminators minimise lambda0 times their
+negative log-likelihoods L1 distances (section 3). Weights: the config's ``unit`` section
+(``config.UNITWeights``), by default the paper's lambda0 = 10, lambda1 = lambda3 = 0.1,
+lambda2 = lambda4 = 100 (section 5); its digits section (appendix B) gives no others. The discriminators minimise lambda0 times their
 cross-entropy, the encoders/generators the flipped-label cross-entropy of the translated
 halves, as LSTNet's J_AN terms.
 
@@ -37,10 +37,8 @@ import random
 import keras
 import tensorflow as tf
 
+from lstnet_tf.config import UNITWeights
 from lstnet_tf.lstnet import LSTNet
-
-# lambda0 .. lambda4 of UNIT's section 5.
-LAMBDA = {"gan": 10.0, "kl": 0.1, "reconstruction": 100.0, "kl_cycle": 0.1, "cycle": 100.0}
 
 
 def gaussian_kl(mu) -> tf.Tensor:
@@ -50,14 +48,16 @@ def gaussian_kl(mu) -> tf.Tensor:
 
 @keras.saving.register_keras_serializable(package="lstnet_tf")
 class UNIT(LSTNet):
-    METHOD = "unit"
-    HAS_LATENT_DISCRIMINATOR = False
+    WEIGHTS = UNITWeights
     DISCRIMINATOR_TERMS = ("d_adv_1", "d_adv_2")
     GENERATOR_TERMS = ("g_adv_1", "g_adv_2", "kl_1", "kl_2", "cycle_1", "cycle_2",
                        "kl_cycle_1", "kl_cycle_2", "cycle_3", "cycle_4")
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, latent_discriminator: bool = False, **kwargs):
+        if latent_discriminator:
+            raise ValueError("UNIT has no latent discriminator (its encoders share a latent "
+                             "prior instead): latent_discriminator must be False")
+        super().__init__(*args, latent_discriminator=False, **kwargs)
         # The noise is a pure function of this key (drawn from the run seed's generator), the
         # step and the draw's place in it: a resumed run draws exactly the noise it would have.
         self.noise_key = self.add_weight(
@@ -65,12 +65,12 @@ class UNIT(LSTNet):
             initializer=keras.initializers.Constant(random.randrange(2 ** 31)))
 
     def term_weights(self) -> dict[str, float]:
-        return {"d_adv_1": LAMBDA["gan"], "d_adv_2": LAMBDA["gan"],
-                "g_adv_1": LAMBDA["gan"], "g_adv_2": LAMBDA["gan"],
-                "kl_1": LAMBDA["kl"], "kl_2": LAMBDA["kl"],
-                "cycle_1": LAMBDA["reconstruction"], "cycle_2": LAMBDA["reconstruction"],
-                "kl_cycle_1": LAMBDA["kl_cycle"], "kl_cycle_2": LAMBDA["kl_cycle"],
-                "cycle_3": LAMBDA["cycle"], "cycle_4": LAMBDA["cycle"]}
+        w = self.loss_weights
+        return {"d_adv_1": w.gan, "d_adv_2": w.gan, "g_adv_1": w.gan, "g_adv_2": w.gan,
+                "kl_1": w.kl, "kl_2": w.kl,
+                "cycle_1": w.reconstruction, "cycle_2": w.reconstruction,
+                "kl_cycle_1": w.kl_cycle, "kl_cycle_2": w.kl_cycle,
+                "cycle_3": w.cycle, "cycle_4": w.cycle}
 
     def sample(self, mu, draw: int):
         """z = mu + eta, eta ~ N(0, I); ``draw`` numbers the step's four draws."""

@@ -12,9 +12,10 @@ Here e_i = E_i (E_s o E_i*), d_i = G_i (G_i* o G_s), the domain-adversarial crit
 D_l and the image discriminators are D1, D2.
 
 Departures and choices (the slides give no weights):
-- every weight is LSTNet's for the term the two share: w1 = w2 = 20 (image GANs), wl = 30
-  (latent adversary), w3 = w4 = 100 (reconstructions); the semantic-consistency terms take
-  LSTNet's cross-cycle weights w5 = w6 = 100, the terms they replace. Nothing was tuned;
+- the weights are the config's ``xgan`` section (``config.XGANWeights``); by default LSTNet's
+  for the term the two share: w1 = w2 = 20 (image GANs), wl = 30 (latent adversary),
+  w3 = w4 = 100 (reconstructions); the semantic-consistency terms take LSTNet's cross-cycle
+  weights w5 = w6 = 100, the terms they replace. Nothing was tuned;
 - the domain-adversarial loss is LSTNet's D_l game (flipped labels for the encoders), not the
   gradient-reversal layer the slides name: the same critic and loss as LSTNet, so that only
   the semantic-consistency terms differ;
@@ -28,18 +29,24 @@ from __future__ import annotations
 
 import keras
 
+from lstnet_tf.config import XGANWeights
 from lstnet_tf.lstnet import LSTNet, _l1
 
 
 @keras.saving.register_keras_serializable(package="lstnet_tf")
 class XGAN(LSTNet):
-    METHOD = "xgan"
+    WEIGHTS = XGANWeights
     GENERATOR_TERMS = ("g_adv_1", "g_adv_2", "g_adv_latent", "cycle_1", "cycle_2",
                        "semantic_1", "semantic_2")
 
     def term_weights(self) -> dict[str, float]:
-        weights = super().term_weights()
-        return {**weights, "semantic_1": weights["cycle_3"], "semantic_2": weights["cycle_4"]}
+        w = self.loss_weights
+        return {"d_adv_1": w.adversarial_1, "d_adv_2": w.adversarial_2,
+                "d_adv_latent": w.adversarial_latent,
+                "g_adv_1": w.adversarial_1, "g_adv_2": w.adversarial_2,
+                "g_adv_latent": w.adversarial_latent,
+                "cycle_1": w.reconstruction_1, "cycle_2": w.reconstruction_2,
+                "semantic_1": w.semantic_1, "semantic_2": w.semantic_2}
 
     def translate_all(self, x1, x2, training: bool) -> dict:
         t = super().translate_all(x1, x2, training)  # z1, z2, x12, x21, x11, x22
