@@ -32,8 +32,12 @@ import numpy as np  # noqa: E402
 from lstnet_experiments.cpu_peak import measure_cpu_peak
 from lstnet_experiments.flops import count_check, iteration_flops
 from lstnet_tf.config import ExperimentConfig, ModelConfig, TrainConfig
+from lstnet_tf.domains import MNIST, USPS
 from lstnet_tf.files import environment, write_atomically
 from lstnet_tf.precision import BF16_CPU_FLAGS, PEAK_KIND
+
+MNIST_SHAPE = (MNIST.image_size, MNIST.image_size, 1)
+USPS_SHAPE = (USPS.image_size, USPS.image_size, 1)
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANT_FIELDS = ("width", "precision", "reuse_forward", "jit_compile")
@@ -70,8 +74,8 @@ def time_training(width: float, precision: str, reuse_forward: bool, steps: int,
 
     if synthetic:
         rng = np.random.default_rng(0)
-        x1 = rng.uniform(-1, 1, (4 * batch_size, 28, 28, 1)).astype("float32")
-        x2 = rng.uniform(-1, 1, (2 * batch_size, 16, 16, 1)).astype("float32")
+        x1 = rng.uniform(-1, 1, (4 * batch_size, *MNIST_SHAPE)).astype("float32")
+        x2 = rng.uniform(-1, 1, (2 * batch_size, *USPS_SHAPE)).astype("float32")
     else:
         x1, x2 = load_mnist("train", data_dir)[0], load_usps("train", data_dir)[0]
     config = ExperimentConfig(model=ModelConfig(width=width),

@@ -37,13 +37,14 @@ def worker() -> None:
     import numpy as np
 
     from lstnet_tf.config import ExperimentConfig, ModelConfig, TrainConfig
+    from lstnet_tf.domains import MNIST, USPS
     from lstnet_tf.training import build_model
 
     config = ExperimentConfig(model=ModelConfig(width=0.0625), train=TrainConfig(
         steps=1, checkpoint_every=1, batch_size=8, precision="float32", devices=2))
     rng = np.random.default_rng(0)
-    batch = (rng.uniform(-1, 1, (8, 28, 28, 1)).astype("float32"),
-             rng.uniform(-1, 1, (8, 16, 16, 1)).astype("float32"))
+    batch = (rng.uniform(-1, 1, (8, MNIST.image_size, MNIST.image_size, 1)).astype("float32"),
+             rng.uniform(-1, 1, (8, USPS.image_size, USPS.image_size, 1)).astype("float32"))
     keras.utils.set_random_seed(0)
     model = build_model(config, "float32", strategy=strategy)
     model.fit(tf.data.Dataset.from_tensors(batch).repeat(), steps_per_epoch=1, epochs=1,

@@ -25,9 +25,9 @@ from keras import layers
 
 from lstnet_tf import pipeline
 from lstnet_tf.config import ClassifierConfig
+from lstnet_tf.domains import NUM_CLASSES
 from lstnet_tf.files import write_atomically
 
-NUM_CLASSES = 10
 
 
 def build_classifier(image_size: int, name: str) -> keras.Model:

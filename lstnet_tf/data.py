@@ -42,6 +42,7 @@ import numpy as np
 from lstnet_tf.data_files import (DATA_DIR_ENV, NO_DOWNLOAD_ENV, DataError,  # noqa: F401
                                   _BadFile, _checked, _FileKey, _file_key, _locate, _read_only,
                                   _Wanted, resolve_data_dirs)
+from lstnet_tf.domains import MNIST, USPS
 from lstnet_tf.pipeline import BACKGROUND  # noqa: F401
 
 SPLITS = ("train", "test")
@@ -56,7 +57,6 @@ _USPS_URL = "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/
 _USPS_LIBSVM_NAMES = {"train": "usps.bz2", "test": "usps.t.bz2"}
 _USPS_H5_NAME = "usps.h5"
 USPS_COUNTS = {"train": 7291, "test": 2007}
-USPS_SIDE = 16
 
 # USPS pixels are multiples of 0.001 in [-1, 1] (2001 distinct values, the grid of the
 # original data). Both formats decode exactly to the integers round(1000 * pixel)
@@ -95,14 +95,14 @@ _MNIST_FILES = {
     "train": (
         _IdxFile("MNIST train images", "train-images-idx3-ubyte",
                  "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-                 (60000, 28, 28)),
+                 (60000, MNIST.image_size, MNIST.image_size)),
         _IdxFile("MNIST train labels", "train-labels-idx1-ubyte",
                  "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5", (60000,)),
     ),
     "test": (
         _IdxFile("MNIST test images", "t10k-images-idx3-ubyte",
                  "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-                 (10000, 28, 28)),
+                 (10000, MNIST.image_size, MNIST.image_size)),
         _IdxFile("MNIST test labels", "t10k-labels-idx1-ubyte",
                  "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", (10000,)),
     ),
@@ -253,7 +253,7 @@ def _load_usps_cached(key: _FileKey, split: str):
                 f"lstnet_tf/data.py)")
     millis, labels = _checked(key.path, functools.partial(_read_usps, split=split), expected)
     images = (millis.astype(np.float32) / np.float32(_USPS_MILLIS)).reshape(
-        -1, USPS_SIDE, USPS_SIDE, 1)
+        -1, USPS.image_size, USPS.image_size, 1)
     return _read_only(images), _read_only(labels)
 
 
@@ -293,7 +293,7 @@ def _read_usps_h5(path: Path, split: str):
     except (OSError, KeyError) as err:
         raise _BadFile(f"not a readable HDF5 file with {split}/data and {split}/target "
                        f"({err})") from None
-    if data.ndim != 2 or data.shape[1] != USPS_SIDE * USPS_SIDE or len(data) != len(labels):
+    if data.ndim != 2 or data.shape[1] != USPS.image_size ** 2 or len(data) != len(labels):
         raise _BadFile(f"{split}/data has shape {data.shape} and {split}/target "
                        f"{labels.shape}, expected N x 256 and N")
     return _to_millis(2.0 * data - 1.0), labels
@@ -310,7 +310,7 @@ def _read_usps_libsvm(path: Path):
             lines = [line for line in stream.read().splitlines() if line.strip()]
     except (OSError, EOFError, ValueError) as err:
         raise _BadFile(f"truncated or corrupt bz2 file ({err})") from None
-    pixels = np.zeros((len(lines), USPS_SIDE * USPS_SIDE), dtype=np.float64)
+    pixels = np.zeros((len(lines), USPS.image_size ** 2), dtype=np.float64)
     labels = np.empty(len(lines), dtype=np.int32)
     for row, line in enumerate(lines):
         tokens = line.replace(":", " ").split()

@@ -32,7 +32,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-DOMAIN_SIDE = {"mnist": 28, "usps": 16}
+from lstnet_tf.domains import MNIST, USPS
+from lstnet_tf.domains import domain as domain_of
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MNIST_BOX = 20
 MNIST_CENTRE = 14.0
@@ -54,8 +56,7 @@ def preprocess(image: Image.Image | np.ndarray, domain: str) -> np.ndarray:
     (H, W, 4) in any value range (uint8 0..255, floats in [0, 1] or [-1, 1], ...): only
     relative grey levels matter. Raises ``InputImageError`` when no digit can be found.
     """
-    if domain not in DOMAIN_SIDE:
-        raise ValueError(f"domain must be one of {sorted(DOMAIN_SIDE)}, got {domain!r}")
+    domain_of(domain)  # a ValueError for an unknown domain
     ink = _ink(grayscale(image))
     crop = _crop_to_digit(ink)
     framed = _mnist_frame(crop) if domain == "mnist" else _usps_frame(crop)
@@ -174,7 +175,7 @@ def _resized(array: np.ndarray, longest: int) -> np.ndarray:
 
 def _mnist_frame(crop: np.ndarray) -> np.ndarray:
     patch = _resized(crop, MNIST_BOX)
-    side = DOMAIN_SIDE["mnist"]
+    side = MNIST.image_size
     height, width = patch.shape
     mass = patch.sum()
     centre_y = (patch.sum(axis=1) @ np.arange(height)) / mass
@@ -187,7 +188,7 @@ def _mnist_frame(crop: np.ndarray) -> np.ndarray:
 
 
 def _usps_frame(crop: np.ndarray) -> np.ndarray:
-    side = DOMAIN_SIDE["usps"]
+    side = USPS.image_size
     patch = _resized(crop, side)
     height, width = patch.shape
     top, left = (side - height) // 2, (side - width) // 2

@@ -22,12 +22,13 @@ from typing import Callable, Iterable
 import keras
 import numpy as np
 
-from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS, DOMAIN_INDEX, SOURCE_AND_TARGET  # noqa: F401
+from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS, SOURCE_AND_TARGET  # noqa: F401
+from lstnet_tf.domains import domain
 
 
 def path_parts(networks, direction: str) -> list[keras.Model]:
     """E_source*, E_s, G_s, G_target* of ``direction``, in the order they are applied."""
-    source, target = (DOMAIN_INDEX[d] for d in SOURCE_AND_TARGET[direction])
+    source, target = (domain(d).position for d in SOURCE_AND_TARGET[direction])
     return [networks.private_encoders[source], networks.shared_encoders[source],
             networks.shared_generators[target], networks.private_generators[target]]
 

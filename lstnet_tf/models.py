@@ -18,12 +18,15 @@ every tensor that feeds a loss in float32.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import keras
 from keras import layers
 
+from lstnet_tf import domains
 from lstnet_tf.config import ModelConfig
+from lstnet_tf.domains import Domain
 
 LATENT_SIZE = 7
 LATENT_CHANNELS = 128
@@ -31,12 +34,10 @@ IMAGE_CHANNELS = 1
 
 
 @dataclass(frozen=True)
-class DomainSpec:
-    """Everything Table 1 lets differ between the two domains ("A/B" entries)."""
+class DomainSpec(Domain):
+    """A domain (name, index as in E1/E2, G1/G2, D1/D2, image size) with everything Table 1
+    lets differ between the two domains ("A/B" entries)."""
 
-    index: int  # 1 or 2, as in E1/E2, G1/G2, D1/D2
-    name: str
-    image_size: int
     encoder_conv3_stride: int
     encoder_conv4_kernel: int
     encoder_conv4_padding: str
@@ -49,13 +50,13 @@ class DomainSpec:
 
 
 MNIST = DomainSpec(
-    index=1, name="mnist", image_size=28,
+    **dataclasses.asdict(domains.MNIST),
     encoder_conv3_stride=2, encoder_conv4_kernel=3, encoder_conv4_padding="same",
     generator_deconv3_kernel=3, generator_deconv3_padding="same", generator_deconv5_stride=2,
     discriminator_pool2_stride=2, discriminator_conv4_kernel=3, discriminator_conv4_padding="same",
 )
 USPS = DomainSpec(
-    index=2, name="usps", image_size=16,
+    **dataclasses.asdict(domains.USPS),
     encoder_conv3_stride=1, encoder_conv4_kernel=2, encoder_conv4_padding="valid",
     generator_deconv3_kernel=2, generator_deconv3_padding="valid", generator_deconv5_stride=1,
     discriminator_pool2_stride=1, discriminator_conv4_kernel=2, discriminator_conv4_padding="valid",

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lstnet_tf.console import UserFacingError
-from lstnet_tf.digit_images import DOMAIN_SIDE
+from lstnet_tf.domains import NUM_CLASSES, domain
 from lstnet_tf.directions import DIRECTIONS as DIRECTION_KEYS
 from lstnet_tf.directions import SOURCE_AND_TARGET
 
@@ -25,8 +25,6 @@ from lstnet_tf.directions import SOURCE_AND_TARGET
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "shipped"
 # command-line direction -> (file-name key, source domain, target domain)
 DIRECTIONS = {key.replace("_", "-"): (key, *SOURCE_AND_TARGET[key]) for key in DIRECTION_KEYS}
-DOMAIN_NAME = {"mnist": "MNIST", "usps": "USPS"}
-NUM_CLASSES = 10
 
 
 class ModelFileError(UserFacingError):
@@ -148,8 +146,8 @@ def load_translator(weights: Path, direction: str):
 
 def check_translator(model, where, direction: str) -> None:
     key, source, target = direction_domains(direction)
-    expected_in = (DOMAIN_SIDE[source], DOMAIN_SIDE[source], 1)
-    expected_out = (DOMAIN_SIDE[target], DOMAIN_SIDE[target], 1)
+    expected_in = (domain(source).image_size, domain(source).image_size, 1)
+    expected_out = (domain(target).image_size, domain(target).image_size, 1)
     got_in, got_out = _input_side(model), tuple(model.outputs[0].shape[1:])
     if got_in != expected_in or got_out != expected_out:
         raise ModelFileError(
@@ -163,15 +161,15 @@ def load_classifier(path: Path, direction: str):
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"no classifier at {path}: pass --classifier PATH to a Keras "
-                             f"{target.upper()} classifier (.keras) or leave the option out")
+                             f"{domain(target).label} classifier (.keras) or leave the option out")
     model = load_model_file(path, "classifier")
     check_classifier(model, path, target)
     return model
 
 
 def check_classifier(model, where, target: str) -> None:
-    side = DOMAIN_SIDE[target]
+    side = domain(target).image_size
     if _input_side(model) != (side, side, 1) or tuple(model.outputs[0].shape[1:]) != (NUM_CLASSES,):
         raise ModelFileError(
             f"classifier {where} maps {_input_side(model)} to {tuple(model.outputs[0].shape[1:])}"
-            f", but a {DOMAIN_NAME[target]} classifier maps {(side, side, 1)} to ({NUM_CLASSES},)")
+            f", but a {domain(target).label} classifier maps {(side, side, 1)} to ({NUM_CLASSES},)")

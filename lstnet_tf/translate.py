@@ -53,10 +53,11 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image
 
-from lstnet_tf.digit_images import (DOMAIN_SIDE, IMAGE_SUFFIXES, InputImageError, grayscale,
-                                    preprocess, read_image)
+from lstnet_tf.digit_images import (IMAGE_SUFFIXES, InputImageError, grayscale, preprocess,
+                                    read_image)
+from lstnet_tf.domains import NUM_CLASSES, domain
 from lstnet_tf.files import write_atomically
-from lstnet_tf.shipped_models import (DIRECTIONS, DOMAIN_NAME, ModelFileError, direction_domains,
+from lstnet_tf.shipped_models import (DIRECTIONS, ModelFileError, direction_domains,
                                      check_classifier, check_translator, default_classifier,
                                      default_weights, direction_key, load_classifier,
                                      load_translator, missing_weights_message)
@@ -259,20 +260,20 @@ def overview_png(written: Sequence[Written], previews: Sequence[np.ndarray],
     rows = len(shown)
     figure = Figure(figsize=(5.4, 1.75 * rows + 0.4), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
-    title = f"{DOMAIN_NAME[source]} → {DOMAIN_NAME[target]}"
+    title = f"{domain(source).label} → {domain(target).label}"
     if len(written) > rows:
         title += f" (first {rows} of {len(written)} images)"
     figure.suptitle(title, fontsize=11)
     axes = figure.subplots(rows, 3, squeeze=False)
     for row, (item, preview) in enumerate(shown):
         name = item.source.name if len(item.source.name) <= 22 else item.source.name[:19] + "..."
-        side = DOMAIN_SIDE[target]
-        result = f"{DOMAIN_NAME[target]} {side}x{side}"
+        side = domain(target).image_size
+        result = f"{domain(target).label} {side}x{side}"
         if item.label is not None:
             result += f"\nclassified {item.label} ({item.confidence:.0%})"
-        source_side = DOMAIN_SIDE[source]
+        source_side = domain(source).image_size
         panels = ((preview, None, None, f"input\n{name}"),
-                  (item.source_image[..., 0], -1, 1, f"as {DOMAIN_NAME[source]} "
+                  (item.source_image[..., 0], -1, 1, f"as {domain(source).label} "
                                                      f"{source_side}x{source_side}"),
                   (item.translated[..., 0], -1, 1, result))
         for axis, (image, vmin, vmax, label) in zip(axes[row], panels):
@@ -306,7 +307,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="translator .keras file (default: the shipped one, the cpu "
                              "preset's seed 0, inside the installed package)")
     parser.add_argument("--classifier", type=Path, default=None, metavar="PATH",
-                        help="target-domain classifier .keras file (10 logits) to label the "
+                        help=f"target-domain classifier .keras file ({NUM_CLASSES} logits) to label the "
                              "translations (default: <weights folder>/<target>_classifier"
                              ".keras if it exists)")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
@@ -337,7 +338,7 @@ def main(argv=None) -> int:
         classifier = default_classifier(weights, args.direction)
     elif not classifier.is_file():
         print(f"error: --classifier {classifier}: no such file. Pass the path of a Keras "
-              f"{DOMAIN_NAME[target]} classifier (.keras), or leave the option out",
+              f"{domain(target).label} classifier (.keras), or leave the option out",
               file=sys.stderr)
         return 1
     try:
@@ -349,7 +350,7 @@ def main(argv=None) -> int:
     for item in written:
         label = "" if item.label is None else (
             f", classified as {item.label} ({item.confidence:.0%})")
-        print(f"wrote {item.output}  ({item.source} -> {DOMAIN_NAME[target]}{label})")
+        print(f"wrote {item.output}  ({item.source} -> {domain(target).label}{label})")
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
     sys.stderr.flush()
@@ -357,8 +358,8 @@ def main(argv=None) -> int:
         print(f"No image translated ({len(failures)} input(s) failed: the error lines on "
               "stderr say why).")
         return 1
-    summary = (f"{len(written)} image(s) translated {DOMAIN_NAME[source]} -> "
-               f"{DOMAIN_NAME[target]} with {weights}")
+    summary = (f"{len(written)} image(s) translated {domain(source).label} -> "
+               f"{domain(target).label} with {weights}")
     if classifier is not None:
         summary += f", labels by {classifier}"
     summary += f"; overview: {overview_path(args.out, key)}"
