@@ -12,7 +12,7 @@ p(z) = N(0, I), KL(N(mu, I) || N(0, I)) = 1/2 ||mu||^2. The objective is equatio
 
 and the mirrors L_VAE2, L_GAN2, L_CC2. The Laplacian likelihood of the generators makes the
 negative log-likelihoods L1 distances (section 3). Weights: the config's ``unit`` section
-(``config.UNITWeights``), by default the paper's lambda0 = 10, lambda1 = lambda3 = 0.1,
+(``method_config.UNITWeights``), by default the paper's lambda0 = 10, lambda1 = lambda3 = 0.1,
 lambda2 = lambda4 = 100 (section 5); its digits section (appendix B) gives no others. The discriminators minimise lambda0 times their
 cross-entropy, the encoders/generators the flipped-label cross-entropy of the translated
 halves, as LSTNet's J_AN terms.
@@ -37,7 +37,7 @@ import random
 import keras
 import tensorflow as tf
 
-from lstnet_tf.config import UNITWeights
+from lstnet_tf.method_config import UNITWeights
 from lstnet_tf.lstnet import LSTNet
 
 
