@@ -185,8 +185,9 @@ class ExperimentConfig:
                        and (path not in own or (path == spec.weights
                                                 and k in spec.unused_weights))]
             if changed:
+                settings = ", ".join(f"{path}.{k}" for k in changed)
                 problems.append(
-                    f"method {self.method} has no setting {', '.join(f'{path}.{k}' for k in changed)} "
+                    f"method {self.method} has no setting {settings} "
                     f"(its objective reads {', '.join(f'{s}.*' for s in own)}"
                     + (f", without {', '.join(spec.unused_weights)}" if spec.unused_weights
                        else "") + "); leave it at its default")

@@ -28,7 +28,7 @@ Departures and choices:
   resized to it, bilinear with antialiasing; DTN's digit domains share one size.
 - The seminar's L_D scores D_3(g(f(x))) for the real target images, a slip: D_3(x) here, as
   in the DTN paper.
-- Weights: the config's ``dtn.weights`` (``method_config.DTNWeights``). The seminar gives none, and
+- Weights: ``dtn.weights`` (``method_config.DTNWeights``). The seminar gives none, and
   the DTN paper is not in ``shared/papers``. The defaults α = β = 15 and γ = 0 are those of
   the public implementation (yunjey/domain-transfer-network: 15 x MSE for f-constancy and for
   target identity, no TV term). With γ = 0 the TV terms are logged as 0 and not computed

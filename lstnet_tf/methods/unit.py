@@ -13,9 +13,9 @@ p(z) = N(0, I), KL(N(mu, I) || N(0, I)) = 1/2 ||mu||^2. The objective is equatio
 and the mirrors L_VAE2, L_GAN2, L_CC2. The Laplacian likelihood of the generators makes the
 negative log-likelihoods L1 distances (section 3). Weights: the config's ``unit`` section
 (``method_config.UNITWeights``), by default the paper's lambda0 = 10, lambda1 = lambda3 = 0.1,
-lambda2 = lambda4 = 100 (section 5); its digits section (appendix B) gives no others. The discriminators minimise lambda0 times their
-cross-entropy, the encoders/generators the flipped-label cross-entropy of the translated
-halves, as LSTNet's J_AN terms.
+lambda2 = lambda4 = 100 (section 5); its digits section (appendix B) gives no others. The
+discriminators minimise lambda0 times their cross-entropy, the encoders/generators the
+flipped-label cross-entropy of the translated halves, as LSTNet's J_AN terms.
 
 Departures from the paper, each to keep every other part equal to LSTNet's:
 - the networks are LSTNet's Table 1 networks (UNIT's digits networks are its own), and mu is

@@ -12,8 +12,8 @@ Here e_i = E_i (E_s o E_i*), d_i = G_i (G_i* o G_s), the domain-adversarial crit
 D_l and the image discriminators are D1, D2.
 
 Departures and choices (the slides give no weights):
-- the weights are the config's ``xgan`` section (``method_config.XGANWeights``); by default LSTNet's
-  for the term the two share: w1 = w2 = 20 (image GANs), wl = 30 (latent adversary),
+- the weights are the config's ``xgan`` section (``method_config.XGANWeights``); by default
+  LSTNet's for the term the two share: w1 = w2 = 20 (image GANs), wl = 30 (latent adversary),
   w3 = w4 = 100 (reconstructions); the semantic-consistency terms take LSTNet's cross-cycle
   weights w5 = w6 = 100, the terms they replace. Nothing was tuned;
 - the domain-adversarial loss is LSTNet's D_l game (flipped labels for the encoders), not the
