@@ -328,17 +328,21 @@ def run_all(args) -> int:
 
 def time_estimate(config, seeds: list[int], runner, env: dict | None = None) -> str:
     """The whole run's estimate (``run_time``), in the precision the first seed trains in,
-    decided (and recorded in its run directory) now, as training would."""
+    decided (and recorded in its run directory) now, as training would, and calibrated to
+    this machine by its own step in that precision: ``auto``'s timing, else a few steps timed
+    now."""
     from lstnet_experiments.run_time import estimate
     from lstnet_tf.files import machine
-    from lstnet_tf.training import precision_of_run
+    from lstnet_tf.training import measure_seconds_per_step, precision_of_run
 
     runner.run_dir(seeds[0]).mkdir(parents=True, exist_ok=True)
-    precision = precision_of_run(config, runner.run_dir(seeds[0])).precision
-    found = estimate(config, len(seeds), runner.pairs_to_train(seeds), precision,
-                     env or machine())
+    choice = precision_of_run(config, runner.run_dir(seeds[0]))
+    step_here = (choice.seconds_per_step.get(choice.precision)
+                 or (lambda: measure_seconds_per_step(config, choice.precision)))
+    found = estimate(config, len(seeds), runner.pairs_to_train(seeds), choice.precision,
+                     env or machine(), step_here=step_here)
     if found is None:
-        return (f"No committed benchmark for width {config.model.width:g} in {precision}: run "
+        return (f"No committed benchmark for width {config.model.width:g} in {choice.precision}: run "
                 "time unknown (docs/speed.md).")
     return found.text()
 

@@ -13,6 +13,14 @@ Read from the committed machine records, matched on what decides speed, the inst
   of their float32 steps at width 0.25.
 
 When no record of this machine kind exists, the nearest one is used and the estimate says so.
+
+Machines of one kind differ (two 2-core AMD EPYC VMs with the same instruction sets ran the
+same seed at 0.32 and 0.45 s/step), so when the run has timed its own step (``auto``
+precision does, at the start; else a few steps are timed for the estimate), the estimate is
+**calibrated** to this machine: the committed seeds of the preset at this width recorded the
+same timing of their own start, so training = this machine's timed step x their ratio of
+real (checkpoints, monitor, data) to timed step x the steps, and the classifiers and the
+evaluation scale by this machine's timed step over theirs.
 """
 
 from __future__ import annotations
@@ -111,9 +119,49 @@ def classifier_pairs(record: dict) -> int:
     return timing.get("classifier_pairs_trained", 2 if record["seed"] == 0 else 1)
 
 
+def timed_step(record: dict, precision: str) -> float | None:
+    """The step a seed timed at its start in ``precision`` (``auto``'s measurement), if any."""
+    return record.get("precision", {}).get("seconds_per_step", {}).get(precision)
+
+
+def calibrated(config, seeds: int, pairs_to_train: int, precision: str, step_here,
+               results: Path | None = None) -> Estimate | None:
+    """The estimate from the preset's committed seeds at this width that timed their start in
+    ``precision``, scaled by ``step_here`` (this machine's timing of the same kind, seconds,
+    or a function that times it: called only when such seeds exist); None when there are
+    none."""
+    records = [r for r in seed_records(config.preset, results) if timed_step(r, precision)
+               and r["provenance"].get("config", {}).get("model", {}).get("width")
+               == config.model.width]
+    if not records:
+        return None
+    step_here = step_here() if callable(step_here) else step_here
+    step_there = statistics.median(timed_step(r, precision) for r in records)
+    real_over_timed = statistics.median(r["timing"]["seconds_per_step"] / timed_step(r, precision)
+                                        for r in records)
+    speed = step_here / step_there
+    training_step = step_here * real_over_timed
+    per_pair = statistics.median(r["timing"]["wall_seconds"]["classifiers"] / classifier_pairs(r)
+                                 for r in records)
+    per_eval_step = statistics.median(r["timing"]["wall_seconds"]["evaluation"]
+                                      / r["timing"]["seconds_per_step"] for r in records)
+    source = (f"calibrated to this machine: its {precision} step, timed at the start "
+              f"({step_here:.3f} s), against the same timing of {len(records)} committed "
+              f"{config.preset} seed(s) on {records[0]['provenance']['environment']['cpu']} "
+              f"({step_there:.3f} s; their real step was {real_over_timed:.2f} x the timed one)")
+    return Estimate(per_pair * speed * pairs_to_train, training_step * config.train.steps * seeds,
+                    per_eval_step * training_step * seeds, precision, [source])
+
+
 def estimate(config, seeds: int, pairs_to_train: int, precision: str, env: dict,
-             results: Path | None = None) -> Estimate | None:
-    """The run's estimate, or None when no record has this width and precision."""
+             results: Path | None = None, step_here=None) -> Estimate | None:
+    """The run's estimate, or None when no record has this width and precision: calibrated
+    when this machine's step was timed (``step_here``) and committed seeds allow it, else
+    from the nearest machine kind's records."""
+    if step_here:
+        found = calibrated(config, seeds, pairs_to_train, precision, step_here, results)
+        if found is not None:
+            return found
     pages = benchmark_pages(None if results is None else results / "benchmarks")
     width = config.model.width
     page = nearest_page(env, width, precision, pages)

@@ -89,3 +89,42 @@ def test_a_cpu_of_the_same_name_with_other_instruction_sets_is_another_machine_k
 def test_no_record_of_the_width_is_no_estimate(records):
     assert run_time.estimate(load_config("cpu", {"model": {"width": 0.125}}), 1, 0, "float32",
                              THIS, records) is None
+
+
+def test_a_timed_step_here_calibrates_the_estimate_to_this_machine(records):
+    """Seeds that timed their start (auto) at this width calibrate the estimate by this
+    machine's own timing: training = timed step here x their real/timed ratio x steps;
+    classifiers and evaluation scale by the two timings' ratio."""
+    for seed, timed, real, classifiers, evaluation in ((0, 0.20, 0.22, 600.0, 88.0),
+                                                       (1, 0.25, 0.30, 320.0, 90.0)):
+        record = _seed(seed, classifiers, evaluation, real, OTHER)
+        record["precision"] = {"precision": "mixed_bfloat16",
+                               "seconds_per_step": {"mixed_bfloat16": timed}}
+        record["provenance"]["config"] = {"model": {"width": 0.25}}
+        (records / "cpu" / f"seed{seed}.json").write_text(json.dumps(record))
+    found = run_time.estimate(load_config("cpu"), seeds=1, pairs_to_train=2,
+                              precision="mixed_bfloat16", env=THIS, results=records,
+                              step_here=0.45)
+    speed = 0.45 / 0.225  # their timed steps' median
+    real_over_timed = (0.22 / 0.20 + 0.30 / 0.25) / 2
+    assert found.training == pytest.approx(0.45 * real_over_timed * 7000)
+    assert found.classifiers == pytest.approx(2 * 310.0 * speed)  # median(600 / 2, 320)
+    eval_steps = (88.0 / 0.22 + 90.0 / 0.30) / 2
+    assert found.evaluation == pytest.approx(eval_steps * 0.45 * real_over_timed)
+    assert "calibrated to this machine" in found.text() and "0.450 s" in found.text()
+    # Without a timing here, or at a width no seed ran, the machine records decide.
+    assert "calibrated" not in run_time.estimate(load_config("cpu"), 1, 2, "mixed_bfloat16",
+                                                 OTHER, records).text()
+    assert "calibrated" not in run_time.estimate(
+        load_config("cpu"), 1, 2, "float32", THIS, records, step_here=0.45).text()
+
+
+def test_the_step_here_is_timed_only_when_seeds_can_calibrate_it(records):
+    timings = []
+
+    def time_it():
+        timings.append(1)
+        return 0.45
+
+    run_time.estimate(load_config("cpu"), 1, 0, "float32", THIS, records, step_here=time_it)
+    assert timings == []  # the fixture's seeds timed no start: nothing to calibrate against
