@@ -232,7 +232,7 @@ def test_vaes_trained_on_subset_see_only_the_sizes_images(tmp_path, monkeypatch,
 
 
 def test_size_trend_pairs_each_seeds_pairings_across_sizes():
-    from lstnet_experiments.vae_transfer import size_trend
+    from lstnet_experiments.vae_transfer_table import size_trend
 
     def results(small, large):  # 3 seeds x 3 pairings; sizes in the order the table runs them
         return {seed: {"cells": {"mnist-mnist": {

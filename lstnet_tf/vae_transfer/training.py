@@ -6,6 +6,7 @@
 Sampling (section 2, end): ``generate`` = g_2(G_1(eps, z_1)) with z_1 = mu_1(x), the
 encoder's mean (the training codes are posterior samples; at test time the deterministic
 code of the conditional image is used).
+``definition_version`` fingerprints what decides a VAE (part of its cache key).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from lstnet_tf import files
+from lstnet_tf.vae_transfer import models
 from lstnet_tf.vae_transfer.config import TranslatorConfig, VaeConfig
 from lstnet_tf.vae_transfer.models import LatentTransfer, Vae
 
@@ -45,6 +48,16 @@ def _epochs(steps: int) -> int:
     """Ten "epochs" (when there are ten steps) so that the last one's mean losses describe
     the end of training."""
     return 10 if steps >= 10 else 1
+
+
+def definition_version() -> str:
+    """A fingerprint of the code that defines and trains a VAE (part of its cache key): every
+    function and class a VAE's training runs, and nothing of the translator's, so that a
+    translator change does not retrain the VAEs. A new VAE helper must be listed here."""
+    return files.definition_version(
+        (models.kl_divergence, models.sample_code, models.reconstruction_cost, models.vae_loss,
+         models._conv_block, models.build_encoder, models.build_decoder, models.Vae, train_vae,
+         _epochs), extra=f"{models.DECODER_GRID}")
 
 
 def encode(vae: Vae, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
