@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lstnet_tf.config import flat_settings
 from lstnet_tf.files import write_atomically
-from lstnet_experiments.vae_transfer import overrides_of
+from lstnet_experiments.vae_transfer_table import overrides_of
 
 RULE = ("Rule (fixed before the runs): keep the default unless a variant beats it by more than "
         "0.01 at size 'all' (validation split; the mean over the run's seeds of each seed's 3 "

@@ -12,8 +12,6 @@ old ones.
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
 import os
 from pathlib import Path
@@ -23,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from lstnet_tf import pipeline
+from lstnet_tf import files, pipeline
 from lstnet_tf.config import ClassifierConfig
 from lstnet_tf.domains import NUM_CLASSES
 from lstnet_tf.files import write_atomically
@@ -106,9 +104,8 @@ def train_classifier(domain: str, train_data, eval_data, config: ClassifierConfi
 def definition_version() -> str:
     """A fingerprint of the source of everything that decides a classifier: its architecture,
     its training data stream, the augmentation and the training loop."""
-    parts = (build_classifier, _training_dataset, pipeline.augment_images, train_classifier)
-    source = "".join(inspect.getsource(part) for part in parts)
-    return hashlib.sha256(source.encode()).hexdigest()[:10]
+    return files.definition_version(
+        (build_classifier, _training_dataset, pipeline.augment_images, train_classifier))
 
 
 def cache_path(domain: str, config: ClassifierConfig, seed: int, cache_dir: Path,

@@ -1,6 +1,6 @@
-"""The latent-space VAE transfer (lstnet_tf/vae_transfer, lstnet_experiments/vae_transfer.py):
-its equations against hand computations, the scorer's class mapping, a tiny end-to-end run
-and the command's usage errors."""
+"""The latent-space VAE transfer (lstnet_tf/vae_transfer, lstnet_experiments/vae_transfer*.py):
+its equations against hand computations, the scorer's class mapping, exact step counts, a tiny
+end-to-end run and the command's usage errors."""
 
 from __future__ import annotations
 
@@ -232,7 +232,7 @@ def test_vaes_trained_on_subset_see_only_the_sizes_images(tmp_path, monkeypatch,
 
 
 def test_size_trend_pairs_each_seeds_pairings_across_sizes():
-    from lstnet_experiments.vae_transfer import size_trend
+    from lstnet_experiments.vae_transfer_table import size_trend
 
     def results(small, large):  # 3 seeds x 3 pairings; sizes in the order the table runs them
         return {seed: {"cells": {"mnist-mnist": {
@@ -269,6 +269,7 @@ def test_vae_subset_is_balanced_and_one_draw_per_seed_size_and_domain():
     ["--experiment", "vae-transfer", "--set", "vae.stepz=3"],
     ["--experiment", "vae-transfer", "--set", "translator.steps=0"],
     ["--experiment", "vae-transfer", "--set", "pairings=11"],
+    ["--experiment", "vae-transfer", "--set", "vae.steps=1505"],
 ])
 def test_bad_input_is_a_usage_error_and_writes_nothing(tmp_path, argv, capsys):
     from lstnet_experiments import reproduce
@@ -354,3 +355,55 @@ def test_a_cells_seed_is_keyed_by_its_size_not_its_place_in_the_command():
     salts = [tasks.cell_salt(size, k) for size in (*tasks.SIZES, 10, 95, 250, 1500)
              for k in range(10)]
     assert len(set(salts)) == len(salts) and tasks.FIGURE_SALT not in salts
+
+
+def _tiny_trainings(vae_steps: int, translator_steps: int):
+    """A tiny VAE and translator configuration and the arguments to train them."""
+    from lstnet_tf.vae_transfer.config import VaeConfig
+
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, size=(8, 16, 16, 1)).astype(np.float32)
+    vae_config = VaeConfig(latent_dim=3, base_channels=2, encoder_units=4, decoder_units=32,
+                           steps=vae_steps, batch_size=4)
+    source, target = rng.normal(size=(2, 10, 3)).astype(np.float32)
+    translator_arguments = (
+        (source, np.zeros_like(source)), np.arange(5).repeat(2), (target, np.zeros_like(target)),
+        np.repeat(np.arange(5, 10), 2), tasks.pairing_table({i: i + 5 for i in range(5)}),
+        TranslatorConfig(layers=1, units=4, steps=translator_steps, batch_size=4,
+                         jit_compile=False), 0.1)
+    return images, vae_config, translator_arguments
+
+
+@pytest.mark.parametrize("steps", [7, 20])
+def test_a_training_runs_exactly_its_configured_steps(steps):
+    """Every configured step is an optimiser step: none dropped to fit the ten epochs."""
+    import keras
+
+    from lstnet_tf.vae_transfer.training import train_translator, train_vae
+
+    images, vae_config, translator_arguments = _tiny_trainings(steps, steps)
+    vae, _ = train_vae(images, vae_config, seed=0, name="vae")
+    translator, _ = train_translator(*translator_arguments, seed=0)
+    for optimizer in (vae.optimizer, translator.d_optimizer, translator.g_optimizer):
+        assert int(keras.ops.convert_to_numpy(optimizer.iterations)) == steps
+
+
+def test_steps_that_the_ten_epochs_do_not_divide_are_refused_not_dropped():
+    from lstnet_tf.config import ConfigError
+    from lstnet_tf.vae_transfer.config import epochs_and_steps
+    from lstnet_tf.vae_transfer.training import train_translator, train_vae
+
+    assert epochs_and_steps(1500, "vae.steps") == (10, 150)
+    assert epochs_and_steps(10, "vae.steps") == (10, 1)
+    assert epochs_and_steps(7, "vae.steps") == (1, 7)
+    with pytest.raises(ConfigError, match=r"vae\.steps=1505 is not a multiple of 10.*5 steps "
+                                          r"would be dropped.*1500 or 1510"):
+        make_config({"vae": {"steps": 1505}})
+    with pytest.raises(ConfigError, match=r"translator\.steps=15 is not a multiple of 10"):
+        make_config({"translator": {"steps": 15}})
+    # Called directly, with a config that was never validated, the trainings refuse too.
+    images, vae_config, translator_arguments = _tiny_trainings(15, 15)
+    with pytest.raises(ConfigError, match=r"vae\.steps=15 .*such as 10 or 20"):
+        train_vae(images, vae_config, seed=0, name="vae")
+    with pytest.raises(ConfigError, match=r"translator\.steps=15 "):
+        train_translator(*translator_arguments, seed=0)

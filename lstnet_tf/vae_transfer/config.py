@@ -30,7 +30,8 @@ class VaeConfig:
     reconstruction_weight: float = 1.0   # lambda_1 of (2)
     elbo_weight: float = 1.0             # lambda_2 of (2)
     # Optimiser steps per VAE (the paper trains "until convergence"): 1500 batches of 128 are
-    # 7 passes over MNIST{0-4} or {5-9}, 53 over USPS{0-4}.
+    # 7 passes over MNIST{0-4} or {5-9}, 53 over USPS{0-4}. Below 10 or a multiple of 10
+    # (``epochs_and_steps``), as translator.steps.
     steps: int = 1500
     batch_size: int = 128
     learning_rate: float = 1e-3  # Adam
@@ -59,6 +60,24 @@ class TranslatorConfig:
 
 # Settings that go beyond the paper's method (off in the defaults); a table made with one says so.
 BEYOND_THE_PAPER = ("translator.mismatched_pairs",)
+# A training of at least this many steps runs as this many equal "epochs", so that the last
+# one's mean losses (the reported final losses) describe the end of training.
+EPOCHS = 10
+
+
+def epochs_and_steps(steps: int, setting: str) -> tuple[int, int]:
+    """``(epochs, steps per epoch)`` of a training of exactly ``steps`` steps: ``EPOCHS``
+    equal epochs, or one epoch when there are fewer steps than that. A count that the epochs
+    do not divide is refused (``setting`` names it in the message), never rounded down."""
+    epochs = EPOCHS if steps >= EPOCHS else 1
+    if steps % epochs:
+        below, above = steps - steps % epochs, steps - steps % epochs + epochs
+        raise ConfigError(
+            f"{setting}={steps} is not a multiple of {epochs}: a training runs as {epochs} "
+            f"equal epochs (the last one's mean losses are its final losses), so "
+            f"{steps % epochs} steps would be dropped; set {setting} to a multiple of "
+            f"{epochs}, such as {below} or {above} (--set {setting}={below})")
+    return epochs, steps // epochs
 
 
 @dataclass(frozen=True)
@@ -95,6 +114,12 @@ class VaeTransferConfig:
                     "translator.batch_size": self.translator.batch_size, "pairings": self.pairings}
         problems += [f"{name} must be >= 1, got {value}" for name, value in positive.items()
                      if value < 1]
+        for name, steps in (("vae.steps", self.vae.steps),
+                            ("translator.steps", self.translator.steps)):
+            try:
+                epochs_and_steps(steps, name)
+            except ConfigError as error:
+                problems.append(str(error))
         rates = {"vae.learning_rate": self.vae.learning_rate,
                  "translator.learning_rate": self.translator.learning_rate,
                  "vae.sigma_scale": self.vae.sigma_scale}

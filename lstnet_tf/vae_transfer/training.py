@@ -6,6 +6,9 @@
 Sampling (section 2, end): ``generate`` = g_2(G_1(eps, z_1)) with z_1 = mu_1(x), the
 encoder's mean (the training codes are posterior samples; at test time the deterministic
 code of the conditional image is used).
+Both trainings run exactly their configured steps (``config.epochs_and_steps``) and refuse a
+count that their ten epochs do not divide. ``definition_version`` fingerprints what decides a
+VAE (part of its cache key).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lstnet_tf.vae_transfer.config import TranslatorConfig, VaeConfig
+from lstnet_tf import files
+from lstnet_tf.vae_transfer import models
+from lstnet_tf.vae_transfer.config import TranslatorConfig, VaeConfig, epochs_and_steps
 from lstnet_tf.vae_transfer.models import LatentTransfer, Vae
 
 BATCH = 500  # inference batch
@@ -28,6 +33,7 @@ def train_vae(images: np.ndarray, config: VaeConfig, seed: int, name: str,
               verbose: int = 0) -> tuple[Vae, dict]:
     """A VAE fitted to ``images`` (N, side, side, 1) in [-1, 1] for ``config.steps`` steps;
     returns it and the mean losses over the last tenth of the steps."""
+    epochs, steps_per_epoch = epochs_and_steps(config.steps, "vae.steps")
     keras.utils.set_random_seed(seed)
     vae = Vae(images.shape[1], config, name=name, seed=seed)
     vae(images[:1])  # built, so that its weights can be saved and loaded
@@ -35,16 +41,19 @@ def train_vae(images: np.ndarray, config: VaeConfig, seed: int, name: str,
     dataset = (tf.data.Dataset.from_tensor_slices(images)
                .shuffle(len(images), seed=seed, reshuffle_each_iteration=True).repeat()
                .batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
-    epochs = _epochs(config.steps)
-    history = vae.fit(dataset, epochs=epochs, steps_per_epoch=config.steps // epochs,
+    history = vae.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
                       verbose=verbose, shuffle=False)
     return vae, {key: float(values[-1]) for key, values in history.history.items()}
 
 
-def _epochs(steps: int) -> int:
-    """Ten "epochs" (when there are ten steps) so that the last one's mean losses describe
-    the end of training."""
-    return 10 if steps >= 10 else 1
+def definition_version() -> str:
+    """A fingerprint of the code that defines and trains a VAE (part of its cache key): every
+    function and class a VAE's training runs, and nothing of the translator's, so that a
+    translator change does not retrain the VAEs. A new VAE helper must be listed here."""
+    return files.definition_version(
+        (models.kl_divergence, models.sample_code, models.reconstruction_cost, models.vae_loss,
+         models._conv_block, models.build_encoder, models.build_decoder, models.Vae, train_vae,
+         epochs_and_steps), extra=f"{models.DECODER_GRID}")
 
 
 def encode(vae: Vae, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -62,6 +71,7 @@ def train_translator(source_codes: tuple, source_labels: np.ndarray, target_code
                      sigma_scale: float, seed: int, verbose: int = 0) -> tuple[LatentTransfer, dict]:
     """The translator of one pairing (``pairing[i]`` = pi(i)); returns it and the mean losses
     over the last tenth of its steps."""
+    epochs, steps_per_epoch = epochs_and_steps(config.steps, "translator.steps")
     keras.utils.set_random_seed(seed)
     (mu_1, log_variance_1), (mu_2, log_variance_2) = source_codes, target_codes
     model = LatentTransfer(config, mu_1.shape[1], sigma_scale, mu_2, log_variance_2,
@@ -72,8 +82,7 @@ def train_translator(source_codes: tuple, source_labels: np.ndarray, target_code
                .shuffle(len(source_labels), seed=seed, reshuffle_each_iteration=True).repeat()
                .batch(config.batch_size, drop_remainder=False).prefetch(tf.data.AUTOTUNE))
     model.jit_compile = config.jit_compile
-    epochs = _epochs(config.steps)
-    history = model.fit(dataset, epochs=epochs, steps_per_epoch=config.steps // epochs,
+    history = model.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
                         verbose=verbose, shuffle=False)
     return model, {key: float(values[-1]) for key, values in history.history.items()}
 
