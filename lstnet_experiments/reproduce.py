@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import sys
 import time
@@ -306,13 +307,16 @@ def run_all(args) -> int:
 
 def time_estimate(config, seeds: list[int], runner, env: dict | None = None) -> str:
     """The whole run's estimate (``run_time``), in the precision the first seed trains in,
-    decided (and recorded in its run directory) now, as training would."""
+    decided now as training would: written to its run directory's ``precision.json``, after
+    timing a throw-away model in each candidate for ``auto`` on a bfloat16 CPU."""
     from lstnet_experiments.run_time import estimate
     from lstnet_tf.files import machine
-    from lstnet_tf.training import precision_of_run
+    from lstnet_tf.run_record import decide_precision
+    from lstnet_tf.training import measure_seconds_per_step
 
     runner.run_dir(seeds[0]).mkdir(parents=True, exist_ok=True)
-    precision = precision_of_run(config, runner.run_dir(seeds[0])).precision
+    precision = decide_precision(config, runner.run_dir(seeds[0]),
+                                 functools.partial(measure_seconds_per_step, config)).precision
     found = estimate(config, len(seeds), runner.pairs_to_train(seeds), precision,
                      env or machine())
     if found is None:
