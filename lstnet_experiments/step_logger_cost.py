@@ -11,12 +11,17 @@ Reported: each variant's median step time, and per round the ratio of a logged b
 to the unlogged one's; the cost is the median of those ratios, with their spread. The
 logger's own time inside ``on_train_batch_end`` is timed too (it misses any effect on the
 next step, which the A/B comparison does not).
+
+``--design steps`` pairs closer, for a machine whose load changes from second to second: one
+``fit()`` call, the logger at the end of every third step, each logged step compared with the
+unlogged step two later, and the step just after it shown apart (any cost that spills over).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -33,8 +38,8 @@ import numpy as np  # noqa: E402
 
 from lstnet_tf.files import write_atomically  # noqa: E402
 
-# variant -> StepLogger keyword arguments; None: no logger.
-VARIANTS = {"no logger": None, "logger, every step": {}}
+BASELINE, LOGGED = "no logger", "logger, every step"
+AFTER_LOGGED = "the step after a logged one, not logged"
 
 
 class BlockClock(keras.callbacks.Callback):
@@ -52,11 +57,12 @@ class BlockClock(keras.callbacks.Callback):
 
 
 class Timed(keras.callbacks.Callback):
-    """Runs ``inner`` and times its ``on_train_batch_end``."""
+    """Runs ``inner`` (at the end of the steps ``runs_at(batch)`` says) and times its
+    ``on_train_batch_end``."""
 
-    def __init__(self, inner: keras.callbacks.Callback):
+    def __init__(self, inner: keras.callbacks.Callback, runs_at=lambda batch: True):
         super().__init__()
-        self.inner, self.seconds = inner, []
+        self.inner, self.runs_at, self.seconds = inner, runs_at, []
 
     def set_model(self, model):
         super().set_model(model)
@@ -66,6 +72,8 @@ class Timed(keras.callbacks.Callback):
         self.inner.on_train_begin(logs)
 
     def on_train_batch_end(self, batch, logs=None):
+        if not self.runs_at(batch):
+            return
         start = time.perf_counter()
         self.inner.on_train_batch_end(batch, logs)
         self.seconds.append(time.perf_counter() - start)
@@ -103,10 +111,8 @@ def summarize(blocks: list[dict], baseline: str) -> dict:
     return summary
 
 
-def measure(config, precision: str, rounds: int, steps: int, warmup: int, images,
-            work_dir: Path) -> list[dict]:
-    """The interleaved blocks: ``warmup`` untimed steps per variant, then ``rounds`` rounds of
-    one ``steps``-step block per variant."""
+def _set_up(config, precision: str, images, work_dir: Path):
+    """The model, its paired stream and a fresh StepLogger writing into ``work_dir``."""
     from lstnet_tf.callbacks import StepLogger
     from lstnet_tf.checkpoints import CheckpointStore
     from lstnet_tf.pipeline import paired_dataset
@@ -116,10 +122,17 @@ def measure(config, precision: str, rounds: int, steps: int, warmup: int, images
     model = build_model(config, precision)
     dataset = paired_dataset(*images, batch_size=config.train.batch_size, seed=0,
                              augment=config.train.augment)
-    store = CheckpointStore(work_dir / "checkpoints")
-    loggers = {name: None if kwargs is None else Timed(StepLogger(
-        work_dir / f"losses_{i}.csv", work_dir / f"tensorboard_{i}", store, 0, **kwargs))
-               for i, (name, kwargs) in enumerate(VARIANTS.items())}
+    logger = StepLogger(work_dir / "losses.csv", work_dir / "tensorboard",
+                        CheckpointStore(work_dir / "checkpoints"), 0)
+    return model, dataset, logger
+
+
+def measure_blocks(config, precision: str, rounds: int, steps: int, warmup: int, images,
+                   work_dir: Path) -> list[dict]:
+    """The interleaved blocks: ``warmup`` untimed steps per variant, then ``rounds`` rounds of
+    one ``steps``-step ``fit()`` call per variant."""
+    model, dataset, step_logger = _set_up(config, precision, images, work_dir)
+    loggers = {BASELINE: None, LOGGED: Timed(step_logger)}
 
     def block(name: str, n: int) -> BlockClock:
         clock, logger = BlockClock(), loggers[name]
@@ -127,11 +140,11 @@ def measure(config, precision: str, rounds: int, steps: int, warmup: int, images
                   callbacks=([] if logger is None else [logger]) + [clock])
         return clock
 
-    for name in VARIANTS:
+    for name in loggers:
         block(name, warmup + 1)
     blocks = []
     for r in range(rounds):
-        for name in order(list(VARIANTS), r):
+        for name in order(list(loggers), r):
             logger = loggers[name]
             already = 0 if logger is None else len(logger.seconds)
             clock = block(name, steps + 1)
@@ -141,6 +154,43 @@ def measure(config, precision: str, rounds: int, steps: int, warmup: int, images
             print(f"round {r} {name}: median {statistics.median(blocks[-1]['step_seconds']):.4f}"
                   " s/step", flush=True)
     return blocks
+
+
+def measure_steps(config, precision: str, rounds: int, warmup: int, images,
+                  work_dir: Path) -> list[dict]:
+    """Step by step in one ``fit()`` call: after ``warmup`` steps, ``rounds`` rounds of three
+    steps, the logger running at the end of the first. A round's logged step is compared with
+    its third (a step after an unlogged one); its second, just after the logger, shows any
+    cost that falls on the next step."""
+    model, dataset, step_logger = _set_up(config, precision, images, work_dir)
+    # Also through the warm-up, so that its first call (tracing) is not timed.
+    logger = Timed(step_logger, runs_at=lambda batch: batch < warmup
+                   or (batch - warmup) % 3 == 0)
+    clock = BlockClock()
+    model.fit(dataset, steps_per_epoch=warmup + 3 * rounds, epochs=1, verbose=0,
+              shuffle=False, callbacks=[logger, clock])
+    # seconds[k]: from the end of step k to the end of step k + 1 (its callbacks included).
+    seconds = clock.step_seconds()
+    blocks = []
+    for r in range(rounds):
+        logged = warmup + 3 * r - 1
+        for name, k in ((LOGGED, logged), (AFTER_LOGGED, logged + 1), (BASELINE, logged + 2)):
+            blocks.append({"round": r, "variant": name, "step_seconds": [seconds[k]],
+                           "callback_seconds": [logger.seconds[warmup + r]] if name == LOGGED else []})
+    return blocks
+
+
+DESIGNS = {
+    "blocks": "{rounds} rounds; in each, one block of {steps} timed steps per variant (one "
+              "`fit()` call; its first step is not timed), the order alternating from round to "
+              "round. The ratio is a block's median step time over the same round's unlogged "
+              "block's; its median over the rounds is the cost.",
+    "steps": "One `fit()` call: {warmup} warm-up steps, then {rounds} rounds of three steps, "
+             "the logger running at the end of the first. A step's time runs from the end of "
+             "the one before to its own end, its callbacks included. The ratio is a round's "
+             "logged step over its third (after an unlogged step); its median over the rounds "
+             "is the cost. The second step shows any cost that falls on the next step.",
+}
 
 
 def markdown(run: dict) -> str:
@@ -153,10 +203,9 @@ def markdown(run: dict) -> str:
         f"Model: preset `{run['preset']}`, width {run['width']:g}, batch "
         f"{run['batch_size']} + {run['batch_size']}, precision {run['precision']} "
         f"({run['precision_reason']}).", "",
-        f"{run['rounds']} rounds; in each, one block of {run['steps']} timed steps per variant "
-        "(one `fit()` call; its first step is not timed), the order alternating from round to "
-        "round. The ratio is a block's median step time over the same round's unlogged "
-        "block's; its median over the rounds is the cost.", "",
+        DESIGNS[run.get("design", "blocks")].format(**run) + " Load average (1, 5, 15 min) "
+        f"before and after: {run['load_average_1_5_15_min']['before']}, "
+        f"{run['load_average_1_5_15_min']['after']} (this process itself adds up to 2).", "",
         "| variant | steps timed | median s / step | ratio to no logger: median | quartiles | "
         "min – max | median s inside the logger per step |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -184,6 +233,10 @@ def main(argv=None) -> int:
     parser.add_argument("--precision", default=None,
                         choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
                         help="default: the preset's; auto is decided as training decides it")
+    parser.add_argument("--design", choices=["blocks", "steps"], default="blocks",
+                        help="blocks: one fit() call per block of --steps steps, with or "
+                             "without the logger; steps: one fit() call, the logger at every "
+                             "third step (--steps unused)")
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--steps", type=int, default=12, help="timed steps per block")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per variant first")
@@ -194,8 +247,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help="markdown file; the JSON goes beside it (default: print only)")
     args = parser.parse_args(argv)
-    if min(args.rounds, args.steps) < 1 or args.warmup < 0:
-        parser.error("--rounds and --steps must be >= 1, --warmup >= 0")
+    if min(args.rounds, args.steps) < 1 or args.warmup < (args.design == "steps"):
+        parser.error("--rounds and --steps must be >= 1, --warmup >= 0 (>= 1 with --design "
+                     "steps)")
     if args.out is not None and args.out.suffix != ".md":
         parser.error("--out must name a .md file")
 
@@ -222,17 +276,24 @@ def main(argv=None) -> int:
         from lstnet_tf.data import load_mnist, load_usps
 
         images = (load_mnist("train", args.data_dir)[0], load_usps("train", args.data_dir)[0])
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as work_dir:
-        blocks = measure(config, choice.precision, args.rounds, args.steps, args.warmup,
-                         images, Path(work_dir))
-    baseline = next(iter(VARIANTS))
+        if args.design == "blocks":
+            blocks = measure_blocks(config, choice.precision, args.rounds, args.steps,
+                                    args.warmup, images, Path(work_dir))
+        else:
+            blocks = measure_steps(config, choice.precision, args.rounds, args.warmup, images,
+                                   Path(work_dir))
     command = ("python -m lstnet_experiments.step_logger_cost "
                + " ".join(sys.argv[1:] if argv is None else argv)).strip()
     run = {"command": command, "environment": environment(), "preset": config.preset,
            "width": config.model.width, "batch_size": config.train.batch_size,
            "precision": choice.precision, "precision_reason": choice.reason,
-           "rounds": args.rounds, "steps": args.steps, "warmup": args.warmup,
-           "baseline": baseline, "summary": summarize(blocks, baseline), "blocks": blocks,
+           "design": args.design, "rounds": args.rounds, "steps": args.steps,
+           "warmup": args.warmup,
+           "load_average_1_5_15_min": {"before": [round(x, 2) for x in load_before],
+                                       "after": [round(x, 2) for x in os.getloadavg()]},
+           "baseline": BASELINE, "summary": summarize(blocks, BASELINE), "blocks": blocks,
            "notes": args.notes}
     text = markdown(run)
     print(text)

@@ -43,3 +43,17 @@ def test_the_command_writes_markdown_and_json(tmp_path):
                                                      "logger, every step", "no logger"]
     assert all(len(b["step_seconds"]) == 2 for b in run["blocks"])
     assert run["summary"]["logger, every step"]["callback_seconds_median"] > 0
+
+
+def test_the_step_by_step_design_compares_steps_of_one_fit_call(tmp_path):
+    out = tmp_path / "steps.md"
+    assert step_logger_cost.main(["--preset", "smoke", "--synthetic", "--design", "steps",
+                                  "--rounds", "3", "--warmup", "1", "--out", str(out)]) == 0
+    run = json.loads(out.with_suffix(".json").read_text())
+    assert [b["variant"] for b in run["blocks"][:3]] == [
+        step_logger_cost.LOGGED, step_logger_cost.AFTER_LOGGED, step_logger_cost.BASELINE]
+    assert len(run["blocks"]) == 9 and all(len(b["step_seconds"]) == 1 for b in run["blocks"])
+    assert run["summary"][step_logger_cost.LOGGED]["steps"] == 3
+    assert "rounds of three steps" in out.read_text()
+    with pytest.raises(SystemExit):
+        step_logger_cost.main(["--design", "steps", "--warmup", "0"])
