@@ -43,17 +43,19 @@ AFTER_LOGGED = "the step after a logged one, not logged"
 
 
 class BlockClock(keras.callbacks.Callback):
-    """The end of every step of one fit() call; listed last, so it counts every callback."""
+    """The end of every step of one fit() call, in wall-clock time and in the process's CPU
+    time (all its threads); listed last, so it counts every callback."""
 
     def on_train_begin(self, logs=None):
-        self.ends = []
+        self.ends, self.cpu_ends = [], []
 
     def on_train_batch_end(self, batch, logs=None):
         self.ends.append(time.perf_counter())
+        self.cpu_ends.append(time.process_time())
 
-    def step_seconds(self) -> list[float]:
+    def step_seconds(self, cpu: bool = False) -> list[float]:
         """Each step's time but the first (fit's start-up): end to end."""
-        return list(np.diff(self.ends))
+        return [float(x) for x in np.diff(self.cpu_ends if cpu else self.ends)]
 
 
 class Timed(keras.callbacks.Callback):
@@ -62,7 +64,8 @@ class Timed(keras.callbacks.Callback):
 
     def __init__(self, inner: keras.callbacks.Callback, runs_at=lambda batch: True):
         super().__init__()
-        self.inner, self.runs_at, self.seconds = inner, runs_at, []
+        self.inner, self.runs_at = inner, runs_at
+        self.seconds, self.cpu_seconds = [], []  # wall clock; CPU time of the calling thread
 
     def set_model(self, model):
         super().set_model(model)
@@ -74,9 +77,10 @@ class Timed(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if not self.runs_at(batch):
             return
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         self.inner.on_train_batch_end(batch, logs)
         self.seconds.append(time.perf_counter() - start)
+        self.cpu_seconds.append(time.thread_time() - cpu_start)
 
     def on_train_end(self, logs=None):
         self.inner.on_train_end(logs)
@@ -87,18 +91,20 @@ def order(variants: list[str], round_index: int) -> list[str]:
     return list(variants) if round_index % 2 == 0 else list(reversed(variants))
 
 
-def summarize(blocks: list[dict], baseline: str) -> dict:
+def summarize(blocks: list[dict], baseline: str, clock: str = "") -> dict:
     """Per variant: the median step time over all its steps, and the median and spread of its
-    per-round ratio to ``baseline`` (each block's median step time, round by round)."""
+    per-round ratio to ``baseline`` (each block's median step time, round by round); in wall
+    time (``clock`` "") or CPU time ("cpu_": the blocks' ``step_cpu_seconds``)."""
+    key, inside_key = f"step_{clock}seconds", f"callback_{clock}seconds"
     variants = list(dict.fromkeys(b["variant"] for b in blocks))
     rounds = sorted({b["round"] for b in blocks})
-    median = {(b["round"], b["variant"]): statistics.median(b["step_seconds"]) for b in blocks}
+    median = {(b["round"], b["variant"]): statistics.median(b[key]) for b in blocks}
     summary = {}
     for variant in variants:
-        steps = [s for b in blocks if b["variant"] == variant for s in b["step_seconds"]]
+        steps = [s for b in blocks if b["variant"] == variant for s in b[key]]
         ratios = [median[r, variant] / median[r, baseline] for r in rounds
                   if (r, variant) in median and (r, baseline) in median]
-        inside = [s for b in blocks if b["variant"] == variant for s in b.get("callback_seconds", [])]
+        inside = [s for b in blocks if b["variant"] == variant for s in b.get(inside_key, [])]
         summary[variant] = {
             "steps": len(steps),
             "median_step_seconds": statistics.median(steps),
@@ -149,8 +155,11 @@ def measure_blocks(config, precision: str, rounds: int, steps: int, warmup: int,
             already = 0 if logger is None else len(logger.seconds)
             clock = block(name, steps + 1)
             blocks.append({"round": r, "variant": name, "step_seconds": clock.step_seconds(),
+                           "step_cpu_seconds": clock.step_seconds(cpu=True),
                            "callback_seconds": [] if logger is None else
-                           logger.seconds[already + 1:]})
+                           logger.seconds[already + 1:],
+                           "callback_cpu_seconds": [] if logger is None else
+                           logger.cpu_seconds[already + 1:]})
             print(f"round {r} {name}: median {statistics.median(blocks[-1]['step_seconds']):.4f}"
                   " s/step", flush=True)
     return blocks
@@ -170,13 +179,17 @@ def measure_steps(config, precision: str, rounds: int, warmup: int, images,
     model.fit(dataset, steps_per_epoch=warmup + 3 * rounds, epochs=1, verbose=0,
               shuffle=False, callbacks=[logger, clock])
     # seconds[k]: from the end of step k to the end of step k + 1 (its callbacks included).
-    seconds = clock.step_seconds()
+    seconds, cpu_seconds = clock.step_seconds(), clock.step_seconds(cpu=True)
     blocks = []
     for r in range(rounds):
         logged = warmup + 3 * r - 1
         for name, k in ((LOGGED, logged), (AFTER_LOGGED, logged + 1), (BASELINE, logged + 2)):
+            inside = name == LOGGED
             blocks.append({"round": r, "variant": name, "step_seconds": [seconds[k]],
-                           "callback_seconds": [logger.seconds[warmup + r]] if name == LOGGED else []})
+                           "step_cpu_seconds": [cpu_seconds[k]],
+                           "callback_seconds": [logger.seconds[warmup + r]] if inside else [],
+                           "callback_cpu_seconds":
+                               [logger.cpu_seconds[warmup + r]] if inside else []})
     return blocks
 
 
@@ -194,7 +207,7 @@ DESIGNS = {
 
 
 def markdown(run: dict) -> str:
-    env, summary, baseline = run["environment"], run["summary"], run["baseline"]
+    env, baseline = run["environment"], run["baseline"]
     lines = [
         "# What the per-step loss log costs", "",
         f"Command: `{run['command']}`  ",
@@ -206,22 +219,29 @@ def markdown(run: dict) -> str:
         DESIGNS[run.get("design", "blocks")].format(**run) + " Load average (1, 5, 15 min) "
         f"before and after: {run['load_average_1_5_15_min']['before']}, "
         f"{run['load_average_1_5_15_min']['after']} (this process itself adds up to 2).", "",
-        "| variant | steps timed | median s / step | ratio to no logger: median | quartiles | "
-        "min – max | median s inside the logger per step |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name, s in summary.items():
-        inside = s["callback_seconds_median"]
-        q1, q3 = s["ratio_to_baseline_quartiles"]
-        lines.append(
-            f"| {name} | {s['steps']} | {s['median_step_seconds']:.4f} | "
-            f"{s['ratio_to_baseline_median']:.4f} | {q1:.4f} – {q3:.4f} | "
-            f"{s['ratio_to_baseline_min']:.4f} – {s['ratio_to_baseline_max']:.4f} | "
-            + ("-" if inside is None else f"{1000 * inside:.2f} ms "
-               f"({100 * inside / summary[baseline]['median_step_seconds']:.2f}% of a step)")
-            + " |")
+    for clock, what in (("wall", "Wall-clock time (what a run takes)"),
+                        ("cpu", "CPU time: a step's, of the whole process (every thread); the "
+                                "logger's, of the thread that calls it (what the work costs, "
+                                "little changed by other processes' load)")):
+        lines += [f"{what}:", "",
+                  "| variant | steps timed | median s / step | ratio to no logger: median | "
+                  "quartiles | min – max | median s inside the logger per step |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        summary = run["summary"][clock]
+        for name, s in summary.items():
+            inside = s["callback_seconds_median"]
+            q1, q3 = s["ratio_to_baseline_quartiles"]
+            lines.append(
+                f"| {name} | {s['steps']} | {s['median_step_seconds']:.4f} | "
+                f"{s['ratio_to_baseline_median']:.4f} | {q1:.4f} – {q3:.4f} | "
+                f"{s['ratio_to_baseline_min']:.4f} – {s['ratio_to_baseline_max']:.4f} | "
+                + ("-" if inside is None else f"{1000 * inside:.2f} ms ("
+                   f"{100 * inside / summary[baseline]['median_step_seconds']:.2f}% of a step)")
+                + " |")
+        lines.append("")
     if run.get("notes"):
-        lines += ["", run["notes"]]
+        lines += [run["notes"]]
     return "\n".join(lines) + "\n"
 
 
@@ -293,7 +313,9 @@ def main(argv=None) -> int:
            "warmup": args.warmup,
            "load_average_1_5_15_min": {"before": [round(x, 2) for x in load_before],
                                        "after": [round(x, 2) for x in os.getloadavg()]},
-           "baseline": BASELINE, "summary": summarize(blocks, BASELINE), "blocks": blocks,
+           "baseline": BASELINE, "blocks": blocks,
+           "summary": {"wall": summarize(blocks, BASELINE), "cpu": summarize(blocks, BASELINE,
+                                                                             "cpu_")},
            "notes": args.notes}
     text = markdown(run)
     print(text)

@@ -24,6 +24,10 @@ def test_the_cost_is_the_median_of_per_round_ratios_of_block_medians():
         {"round": 2, "variant": "log", "step_seconds": [1.0, 1.0, 1.0], "callback_seconds": [0.2]},
     ]
     summary = step_logger_cost.summarize(blocks, "none")
+    for block in blocks:  # CPU time: the same numbers, for the check
+        block["step_cpu_seconds"] = block["step_seconds"]
+        block["callback_cpu_seconds"] = block.get("callback_seconds", [])
+    assert step_logger_cost.summarize(blocks, "none", "cpu_") == summary
     assert summary["none"]["ratio_to_baseline_median"] == 1.0
     log = summary["log"]
     assert log["ratio_to_baseline_median"] == pytest.approx(1.1)
@@ -42,7 +46,9 @@ def test_the_command_writes_markdown_and_json(tmp_path):
     assert [b["variant"] for b in run["blocks"]] == ["no logger", "logger, every step",
                                                      "logger, every step", "no logger"]
     assert all(len(b["step_seconds"]) == 2 for b in run["blocks"])
-    assert run["summary"]["logger, every step"]["callback_seconds_median"] > 0
+    assert run["summary"]["wall"]["logger, every step"]["callback_seconds_median"] > 0
+    assert run["summary"]["cpu"]["logger, every step"]["callback_seconds_median"] > 0
+    assert "CPU time" in text
 
 
 def test_the_step_by_step_design_compares_steps_of_one_fit_call(tmp_path):
@@ -53,7 +59,7 @@ def test_the_step_by_step_design_compares_steps_of_one_fit_call(tmp_path):
     assert [b["variant"] for b in run["blocks"][:3]] == [
         step_logger_cost.LOGGED, step_logger_cost.AFTER_LOGGED, step_logger_cost.BASELINE]
     assert len(run["blocks"]) == 9 and all(len(b["step_seconds"]) == 1 for b in run["blocks"])
-    assert run["summary"][step_logger_cost.LOGGED]["steps"] == 3
+    assert run["summary"]["cpu"][step_logger_cost.LOGGED]["steps"] == 3
     assert "rounds of three steps" in out.read_text()
     with pytest.raises(SystemExit):
         step_logger_cost.main(["--design", "steps", "--warmup", "0"])
