@@ -1,7 +1,9 @@
 """What the per-step loss log costs: training steps with and without ``StepLogger``, interleaved.
 
-    python -m lstnet_experiments.step_logger_cost --preset cpu --rounds 12 --steps 12 \\
-        --out results/benchmarks/step_logger.md
+    python -m lstnet_experiments.step_logger_cost --preset cpu --precision mixed_bfloat16 \\
+        --design steps --rounds 100 --warmup 5 --out /tmp/steps.md   # and /tmp/steps.json
+
+(results/benchmarks/step_logger.md reads the committed runs, results/benchmarks/step_logger/.)
 
 One process, one model of the preset's shape (width, batch size, optimizers), trained in
 blocks of ``--steps`` steps, each block one ``fit()`` call with or without the logger. The
