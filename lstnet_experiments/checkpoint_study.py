@@ -44,7 +44,7 @@ def parse_args(argv=None):
         parser.error(str(error))
     # Everything that can be wrong is found before minutes of scoring.
     from lstnet_tf.checkpoints import CheckpointStore
-    from lstnet_tf.training import PRECISION_FILE
+    from lstnet_tf.run_record import PRECISION_FILE
 
     run_dir = args.work_dir / f"seed{args.seed}"
     store = CheckpointStore(run_dir / "checkpoints")
@@ -95,12 +95,13 @@ def run(args) -> int:
     from lstnet_experiments.runner import Runner
     from lstnet_tf.files import environment, write_atomically
     from lstnet_tf.checkpoints import CheckpointStore
-    from lstnet_tf.training import build_model, precision_of_run
+    from lstnet_tf.run_record import recorded_precision
+    from lstnet_tf.training import build_model
 
     runner = Runner(args.config, args.work_dir, args.data_dir, download=False)
     run_dir = args.work_dir / f"seed{args.seed}"
     classifiers, _ = runner.classifiers(args.seed)
-    choice = precision_of_run(args.config, run_dir)
+    choice = recorded_precision(run_dir)  # the checkpoint's: parse_args checked it is there
     model = build_model(args.config, choice.precision)
     CheckpointStore(run_dir / "checkpoints").restore(model, args.step)
     print(f"Seed {args.seed}, step {args.step}, precision {choice.precision}:", flush=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import re
 import sys
@@ -328,22 +329,25 @@ def run_all(args) -> int:
 
 def time_estimate(config, seeds: list[int], runner, env: dict | None = None) -> str:
     """The whole run's estimate (``run_time``), in the precision the first seed trains in,
-    decided (and recorded in its run directory) now, as training would, and calibrated to
-    this machine by its own step in that precision: ``auto``'s timing, else a few steps timed
-    now."""
+    decided now as training would (written to its run directory's ``precision.json``, after
+    timing a throw-away model in each candidate for ``auto`` on a bfloat16 CPU), and calibrated
+    to this machine by its own step in that precision: ``auto``'s timing, else a few steps
+    timed now."""
     from lstnet_experiments.run_time import estimate
     from lstnet_tf.files import machine
-    from lstnet_tf.training import measure_seconds_per_step, precision_of_run
+    from lstnet_tf.run_record import decide_precision
+    from lstnet_tf.training import measure_seconds_per_step
 
     runner.run_dir(seeds[0]).mkdir(parents=True, exist_ok=True)
-    choice = precision_of_run(config, runner.run_dir(seeds[0]))
+    time_step = functools.partial(measure_seconds_per_step, config)
+    choice = decide_precision(config, runner.run_dir(seeds[0]), time_step)
     step_here = (choice.seconds_per_step.get(choice.precision)
-                 or (lambda: measure_seconds_per_step(config, choice.precision)))
+                 or (lambda: time_step(choice.precision)))
     found = estimate(config, len(seeds), runner.pairs_to_train(seeds), choice.precision,
                      env or machine(), step_here=step_here)
     if found is None:
-        return (f"No committed benchmark for width {config.model.width:g} in {choice.precision}: run "
-                "time unknown (docs/speed.md).")
+        return (f"No committed benchmark for width {config.model.width:g} in "
+                f"{choice.precision}: run time unknown (docs/speed.md).")
     return found.text()
 
 

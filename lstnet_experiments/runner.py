@@ -26,6 +26,7 @@ from lstnet_tf.evaluate import (accuracies, direction_correct, evaluate_model,
                                 evaluate_source_only, mcnemar, source_only_translators)
 from lstnet_tf.files import environment, write_atomically
 from lstnet_tf.inference import DIRECTIONS, SOURCE_AND_TARGET, prepared_translator, scoring_function
+from lstnet_tf.run_record import recorded_precision
 from lstnet_tf.shipped_models import save_shipped
 from lstnet_tf.training import train_model
 from lstnet_experiments.report import seed_file
@@ -267,7 +268,7 @@ class Runner:
             "term_weights": model.used_term_weights(),
             "test": test_results,
             "validation": validation,
-            "precision": model.precision_choice.to_dict(),
+            "precision": recorded_precision(self.run_dir(seed)).to_dict(),
             "timing": {"seconds_per_step": seconds_per_step, "steps_trained": trained,
                        "wall_seconds": timings, "classifier_pairs_trained": pairs},
             **({"pretraining": json.loads(pretraining.read_text())}

@@ -163,7 +163,7 @@ class Objective:
         trial.set_user_attr("curve", kept)
         for point in kept:
             trial.report(point["score"], point["step"] // every)
-        reporter = validation_reporter(runner, judge, trial, every)
+        reporter = validation_reporter(runner, judge, trial, every, self.space.seed)
         try:
             model = runner.train(self.space.seed, judge, callbacks=(reporter,))
         finally:
@@ -172,7 +172,7 @@ class Objective:
         if not curve or curve[-1]["step"] != model.step:  # trained before, by an earlier trial
             curve.append({"step": model.step, **validation_scores(runner, model, {"plain": judge})})
             trial.set_user_attr("curve", curve)
-            trial.set_user_attr("precision", model.precision_choice.to_dict())
+            trial.set_user_attr("precision", _precision(runner, self.space.seed))
         trial.set_user_attr("validation", curve[-1])
         return curve[-1]["score"]
 
@@ -190,10 +190,17 @@ def validation_scores(runner, model, judges: dict) -> dict:
     return {"score": sum(scores["plain"].values()) / len(scores["plain"]), **scores}
 
 
-def validation_reporter(runner, judge: dict, trial, every: int):
-    """A Keras callback that, at every checkpoint (after it is saved), scores the trial on
-    validation, reports it to the pruner and keeps it in the trial's curve; it raises
-    ``optuna.TrialPruned`` when the pruner says the trial is hopeless."""
+def _precision(runner, seed: int) -> dict:
+    """The precision the seed's run trains in, as its run directory records it."""
+    from lstnet_tf.run_record import recorded_precision
+
+    return recorded_precision(runner.run_dir(seed)).to_dict()
+
+
+def validation_reporter(runner, judge: dict, trial, every: int, seed: int):
+    """A Keras callback that, at every checkpoint (after it is saved), scores the trial (its
+    run of ``seed``) on validation, reports it to the pruner and keeps it in the trial's curve;
+    it raises ``optuna.TrialPruned`` when the pruner says the trial is hopeless."""
     import keras
     import optuna
 
@@ -202,7 +209,7 @@ def validation_reporter(runner, judge: dict, trial, every: int):
             step = self.model.step
             if step % every:  # a short first epoch up to the interval (resume)
                 return
-            trial.set_user_attr("precision", self.model.precision_choice.to_dict())
+            trial.set_user_attr("precision", _precision(runner, seed))
             values = validation_scores(runner, self.model, {"plain": judge})
             curve = [c for c in trial.user_attrs.get("curve", []) if c["step"] < step]
             trial.set_user_attr("curve", curve + [{"step": step, **values}])
@@ -220,7 +227,7 @@ def run(args) -> int:
     import optuna
 
     from lstnet_experiments import tuning_report
-    from lstnet_tf.training import NonFiniteLossError
+    from lstnet_tf.callbacks import NonFiniteLossError
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = args.space_spec

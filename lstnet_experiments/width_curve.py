@@ -87,6 +87,7 @@ def run(args) -> int:
 
     from lstnet_experiments.runner import Runner
     from lstnet_experiments.tune import validation_scores
+    from lstnet_tf.run_record import recorded_precision
 
     out = args.out
     path = out / "curve.json"
@@ -97,6 +98,7 @@ def run(args) -> int:
                         False if args.no_download else None, verbose=2, command=args.command,
                         classifier_dir=args.work_dir / "classifiers", splits=splits)
         splits = runner.splits
+        run_dir = runner.run_dir(args.seed)
         judges = {"plain": runner.classifiers(0, augment=False)[0],
                   "augmented": runner.classifiers(args.seed, augment=True)[0]}
         clock = {"start": time.time(), "step": None}
@@ -112,7 +114,7 @@ def run(args) -> int:
                 points[:] = [p for p in points if (p["width"], p["step"]) != (width, step)]
                 points.append({"width": width, "step": step, "plain": values["plain"],
                                "augmented": values["augmented"], "seconds_per_step": seconds,
-                               "precision": self.model.precision_choice.precision,
+                               "precision": recorded_precision(run_dir).precision,
                                "seed": args.seed, "command": args.command,
                                "git_commit": env["git_commit"], "cpu": env["cpu"]})
                 write(out, points)

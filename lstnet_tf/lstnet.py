@@ -21,6 +21,7 @@ import dataclasses
 from lstnet_tf.config import LossWeights, ModelConfig
 from lstnet_tf.devices import AllReplicasLossScaleOptimizer
 from lstnet_tf.models import build_lstnet_networks
+from lstnet_tf.optimizers import default_optimizer
 from lstnet_tf.precision import needs_loss_scaling
 
 # Each loss term -> the LossWeights field (w1, w2, wl, w3..w6 of objective (1)) weighting it.
@@ -32,17 +33,6 @@ LOSS_WEIGHT_FIELDS = {"d_adv_1": "adversarial_1", "d_adv_2": "adversarial_2",
 DISCRIMINATOR_TERMS = ("d_adv_1", "d_adv_2", "d_adv_latent")
 GENERATOR_TERMS = ("g_adv_1", "g_adv_2", "g_adv_latent", "cycle_1", "cycle_2", "cycle_3", "cycle_4")
 LOSS_TERMS = (*DISCRIMINATOR_TERMS, "d_total", *GENERATOR_TERMS, "g_total")
-
-
-def default_optimizer(learning_rate=1e-4, beta_1=0.8, beta_2=0.999, name=None,
-                      ema_decay: float = 0.0, weight_decay: float = 0.0):
-    """The paper's Adam (section 3); ``ema_decay > 0`` also keeps a moving average of the
-    weights it trains (Keras' ``use_ema``; it does not change the updates); ``weight_decay``
-    is Keras' decoupled decay (none in the paper)."""
-    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
-                                 name=name, weight_decay=weight_decay or None,
-                                 use_ema=ema_decay > 0,
-                                 ema_momentum=ema_decay or 0.99)
 
 
 def _bce(label: float, logits):

@@ -194,7 +194,8 @@ def test_weight_decay_is_validated_and_reaches_both_optimizers():
     import keras
     import numpy as np
 
-    from lstnet_tf.lstnet import default_optimizer
+    from lstnet_tf.config import TrainConfig
+    from lstnet_tf.optimizers import adam
     from lstnet_tf.training import build_model
 
     with pytest.raises(ConfigError, match="weight_decay"):
@@ -204,6 +205,6 @@ def test_weight_decay_is_validated_and_reaches_both_optimizers():
     assert model.d_optimizer.weight_decay == model.g_optimizer.weight_decay == 0.25
     assert build_model(load_config("smoke")).g_optimizer.weight_decay is None
     weight = keras.Variable(np.full((3,), 2.0, "float32"))
-    optimizer = default_optimizer(learning_rate=0.1, weight_decay=0.5)
+    optimizer = adam(TrainConfig(weight_decay=0.5), 0.1, "adam")
     optimizer.apply_gradients([(np.zeros(3, "float32"), weight)])
     np.testing.assert_allclose(weight.numpy(), 2.0 * (1 - 0.1 * 0.5), rtol=1e-6)

@@ -196,18 +196,19 @@ def test_training_resumed_on_another_number_of_devices_continues_as_the_arithmet
 
 def test_the_number_of_devices_may_change_when_a_run_resumes(tmp_path):
     """train.devices is a resumable change; train.synchronized_batch_norm (other maths) is not."""
-    from lstnet_tf.training import ResumeError, check_config_of_run
+    from lstnet_tf.checkpoints import ResumeError
+    from lstnet_tf.run_record import record_config
 
     smoke = load_config("smoke", {"train": {"devices": 2}})
-    check_config_of_run(smoke, tmp_path)
+    record_config(smoke, tmp_path)
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "latest").write_text("2")
-    check_config_of_run(load_config("smoke"), tmp_path)
-    check_config_of_run(smoke, tmp_path)
+    record_config(load_config("smoke"), tmp_path)
+    record_config(smoke, tmp_path)
     unsynchronized = load_config("smoke", {"train": {"devices": 2,
                                                      "synchronized_batch_norm": False}})
     with pytest.raises(ResumeError, match="synchronized_batch_norm"):
-        check_config_of_run(unsynchronized, tmp_path)
+        record_config(unsynchronized, tmp_path)
 
 
 # ---------------------------------------------------------------------------------------

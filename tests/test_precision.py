@@ -7,7 +7,8 @@ import json
 import pytest
 
 from lstnet_tf import precision as precision_module
-from lstnet_tf import training
+from lstnet_tf import run_record, training
+from lstnet_tf.checkpoints import ResumeError
 from lstnet_tf.config import ExperimentConfig, ModelConfig, TrainConfig
 from lstnet_tf.precision import resolve_precision
 
@@ -49,18 +50,28 @@ def test_auto_on_a_bfloat16_cpu_takes_the_faster_measured_precision(f32, bf16, e
     assert f"float32 {f32:.3f} s/step" in choice.reason and f"{bf16:.3f}" in choice.reason
 
 
+def _timer(seconds: dict, calls: list | None = None):
+    """A ``time_step`` that returns ``seconds[precision]`` (and notes each call in ``calls``)."""
+    def time_step(precision):
+        if calls is not None:
+            calls.append(precision)
+        return seconds[precision]
+    return time_step
+
+
 def test_a_run_records_its_choice_and_a_resumed_run_reuses_it(tmp_path, monkeypatch):
     config = ExperimentConfig(model=ModelConfig(width=0.0625), train=TrainConfig(precision="auto"))
     monkeypatch.setattr(precision_module, "gpu_available", lambda: False)
     monkeypatch.setattr(precision_module, "cpu_flags", lambda: BF16)
-    monkeypatch.setattr(training, "measure_seconds_per_step",
-                        lambda config, p: {"float32": 2.0, "mixed_bfloat16": 1.0}[p])
-    first = training.precision_of_run(config, tmp_path)
+    monkeypatch.setattr(run_record, "_MEASURED", {})
+    first = run_record.decide_precision(config, tmp_path,
+                                        _timer({"float32": 2.0, "mixed_bfloat16": 1.0}))
     assert first.precision == "mixed_bfloat16"
-    assert json.loads((tmp_path / training.PRECISION_FILE).read_text())["precision"] == first.precision
+    assert json.loads((tmp_path / run_record.PRECISION_FILE).read_text())["precision"] == first.precision
+    assert run_record.recorded_precision(tmp_path) == first
     # On resume the machine may measure differently; the recorded choice is kept.
-    monkeypatch.setattr(training, "measure_seconds_per_step", lambda config, p: _never(p))
-    assert training.precision_of_run(config, tmp_path) == first
+    monkeypatch.setattr(run_record, "_MEASURED", {})
+    assert run_record.decide_precision(config, tmp_path, _never) == first
 
 
 def test_measured_seconds_per_step_is_positive_for_a_tiny_model():
@@ -71,26 +82,25 @@ def test_measured_seconds_per_step_is_positive_for_a_tiny_model():
 def test_resuming_in_another_explicit_precision_is_refused_and_writes_nothing(tmp_path):
     config = ExperimentConfig(model=ModelConfig(width=0.0625),
                               train=TrainConfig(precision="mixed_bfloat16"))
-    assert training.precision_of_run(config, tmp_path).precision == "mixed_bfloat16"
+    assert run_record.decide_precision(config, tmp_path, _never).precision == "mixed_bfloat16"
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "latest").write_text("2")
-    recorded = (tmp_path / training.PRECISION_FILE).read_text()
+    recorded = (tmp_path / run_record.PRECISION_FILE).read_text()
     other = ExperimentConfig(model=config.model, train=TrainConfig(precision="float32"))
-    with pytest.raises(training.ResumeError, match="trained in mixed_bfloat16"):
-        training.precision_of_run(other, tmp_path)
-    assert (tmp_path / training.PRECISION_FILE).read_text() == recorded
+    with pytest.raises(ResumeError, match="trained in mixed_bfloat16"):
+        run_record.decide_precision(other, tmp_path, _never)
+    assert (tmp_path / run_record.PRECISION_FILE).read_text() == recorded
 
 
 def test_auto_is_measured_once_per_process_for_one_model_shape(monkeypatch, tmp_path):
     config = ExperimentConfig(model=ModelConfig(width=0.03125), train=TrainConfig(precision="auto"))
     monkeypatch.setattr(precision_module, "gpu_available", lambda: False)
     monkeypatch.setattr(precision_module, "cpu_flags", lambda: BF16)
-    monkeypatch.setattr(training, "_MEASURED", {})
+    monkeypatch.setattr(run_record, "_MEASURED", {})
     calls = []
-    monkeypatch.setattr(training, "measure_seconds_per_step",
-                        lambda config, p: calls.append(p) or {"float32": 1.0,
-                                                              "mixed_bfloat16": 2.0}[p])
-    first = training.precision_of_run(config, tmp_path / "seed0")
-    second = training.precision_of_run(config, tmp_path / "seed1")
+    time_step = _timer({"float32": 1.0, "mixed_bfloat16": 2.0}, calls)
+    first = run_record.decide_precision(config, tmp_path / "seed0", time_step)
+    second = run_record.decide_precision(config, tmp_path / "seed1", time_step)
     assert first == second and first.precision == "float32"
     assert sorted(calls) == ["float32", "mixed_bfloat16"]
+    assert run_record.recorded_precision(tmp_path / "seed1") == first

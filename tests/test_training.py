@@ -12,8 +12,11 @@ import tensorflow as tf
 
 from lstnet_tf.config import ExperimentConfig, ModelConfig, TrainConfig
 from lstnet_tf.lstnet import LOSS_TERMS
-from lstnet_tf.training import (CheckpointStore, NonFiniteLossError, ResumeError, build_model,
-                                learning_rate_schedule, train_model)
+from lstnet_tf.callbacks import NonFiniteLossError
+from lstnet_tf.checkpoints import CheckpointStore, ResumeError
+from lstnet_tf.optimizers import learning_rate_schedule
+from lstnet_tf.run_record import recorded_precision
+from lstnet_tf.training import build_model, train_model
 
 CONFIG = ExperimentConfig(
     model=ModelConfig(width=0.0625),
@@ -67,7 +70,16 @@ def test_training_writes_step_logs_and_checkpoints(uninterrupted):
     assert CheckpointStore(run_dir / "checkpoints").latest_step() == 4
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == \
         ["latest", "step-0000002", "step-0000004"]
-    assert list((run_dir / "tensorboard").iterdir())
+    # TensorBoard holds every step's every term, the CSV's values (to its 6 digits).
+    logged = {}
+    for path in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                logged[event.step, value.tag] = float(tf.make_ndarray(value.tensor))
+    assert logged == pytest.approx({(int(r["step"]), f"loss/{name}"): float(r[name])
+                                    for r in rows for name in LOSS_TERMS}, rel=1e-5)
+    # Built in the precision its run directory records (the model carries no choice of its own).
+    assert model.precision == recorded_precision(run_dir).precision == "float32"
 
 
 def test_resume_after_kill_matches_an_uninterrupted_run(uninterrupted, tmp_path):
@@ -254,21 +266,21 @@ def test_the_cpu_presets_steps_cannot_change_on_resume_and_the_message_says_why(
     the run): refused before anything is built, naming the setting, the reason and what may
     change."""
     from lstnet_tf.config import load_config
-    from lstnet_tf.training import check_config_of_run
+    from lstnet_tf.run_record import record_config
 
     first = load_config("cpu", {"train": {"steps": 300, "checkpoint_every": 300}})
-    check_config_of_run(first, tmp_path)
+    record_config(first, tmp_path)
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "latest").write_text("300")
     second = load_config("cpu", {"train": {"steps": 3500}})
     with pytest.raises(ResumeError) as error:
-        check_config_of_run(second, tmp_path)
+        record_config(second, tmp_path)
     message = str(error.value)
     assert "train.steps: 300 then, 3500 now" in message
     assert "decay" in message and "Resumable changes: train.checkpoint_every" in message
     # Without the decay the same change is accepted.
     constant = load_config("paper", {"train": {"steps": 300, "checkpoint_every": 300}})
-    check_config_of_run(constant, tmp_path / "paper")
+    record_config(constant, tmp_path / "paper")
     (tmp_path / "paper" / "checkpoints").mkdir()
     (tmp_path / "paper" / "checkpoints" / "latest").write_text("300")
-    check_config_of_run(load_config("paper", {"train": {"steps": 4000}}), tmp_path / "paper")
+    record_config(load_config("paper", {"train": {"steps": 4000}}), tmp_path / "paper")
