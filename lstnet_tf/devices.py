@@ -15,7 +15,7 @@ once per process, as early as possible (``reproduce.py`` does it before anything
 ``distribution_strategy`` hands back the same strategy on later calls.
 
 Several machines (``MultiWorkerMirroredStrategy``, configured by ``TF_CONFIG``) are refused,
-``MULTI_WORKER_REFUSAL`` says why (``lstnet_experiments.multi_worker_trial`` re-runs the trial).
+``MULTI_WORKER_REFUSAL`` says why (``lstnet_experiments.speed.multi_worker_trial`` re-runs the trial).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from lstnet_tf.console import UserFacingError
 
-# What lstnet_experiments/multi_worker_trial.py found (docs/devices.md, "Several machines").
+# What lstnet_experiments/speed/multi_worker_trial.py found (docs/devices.md, "Several machines").
 MULTI_WORKER_REFUSAL = (
     "TF_CONFIG describes a cluster of {workers} tasks, but training on several machines "
     "(tf.distribute.MultiWorkerMirroredStrategy) is refused: Keras' fit() fails under it before "

@@ -108,7 +108,7 @@ def train_model(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray],
     keras.utils.set_random_seed(seed)
     model = build_model(config, choice.precision, strategy=strategy)
     # The checkpoint where the decay starts is where a constant-rate run of that length would
-    # have ended: kept for comparing the two (lstnet_experiments.checkpoint_study).
+    # have ended: kept for comparing the two (lstnet_experiments.studies.checkpoint_study).
     decay_start = decay_start_step(config.train)
     store = CheckpointStore(run_dir / "checkpoints",
                             also_keep=() if decay_start is None else (decay_start,))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lstnet_experiments import bench, cpu_peak, flops
+from lstnet_experiments.speed import bench, cpu_peak, flops
 from lstnet_tf.config import ModelConfig
 from lstnet_tf.models import build_latent_discriminator, build_lstnet_networks
 
@@ -99,7 +99,7 @@ def test_onednn_log_parsing_by_hand():
 def test_cpu_peak_is_measured_with_the_compiler_and_estimated_without(monkeypatch):
     measured = cpu_peak.measure_cpu_peak(repeats=1)
     assert measured["clock_ghz"] > 0.5 and measured["gflops"]["float32"] > 1
-    assert "measured by lstnet_experiments/cpu_peak.c" in measured["derivation"]
+    assert "measured by lstnet_experiments/speed/cpu_peak.c" in measured["derivation"]
     assert measured["gflops"]["float32"] == max(measured["rounds"]["float32_gflops"])
     monkeypatch.setattr(cpu_peak.shutil, "which", lambda name: None)
     estimated = cpu_peak.measure_cpu_peak(repeats=1)

@@ -312,7 +312,7 @@ def test_smoke_on_two_devices_end_to_end_matches_one_device(tmp_path, shared_dat
         assert '"synchronized": false' in config and '"synchronized": true' not in config
 
     # The same seed on one device, in this process, with the judges the run trained.
-    from lstnet_experiments.runner import Runner
+    from lstnet_experiments.reproduction.runner import Runner
 
     single = tmp_path / "single"
     shutil.copytree(work / "classifiers", single / "classifiers")

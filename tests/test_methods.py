@@ -492,7 +492,7 @@ def test_an_unknown_method_is_a_usage_error_that_writes_nothing(tmp_path):
 
 def test_a_results_directory_refuses_seeds_of_another_method(tmp_path):
     """Seed files of one method (or older ones that name none: LSTNet) refuse another."""
-    from lstnet_experiments.report import ResultsError, check_compatible
+    from lstnet_experiments.reproduction.report import ResultsError, check_compatible
 
     def config(**kwargs):
         return json.loads(json.dumps(ExperimentConfig(**kwargs).to_dict()))
@@ -508,7 +508,7 @@ def test_a_results_directory_refuses_seeds_of_another_method(tmp_path):
 
 def test_loss_curves_draw_a_method_without_cycle_terms(tmp_path):
     """DTN logs no cycle term: its terms get the 'other terms' panel."""
-    from lstnet_experiments.plots import loss_curves
+    from lstnet_experiments.reproduction.plots import loss_curves
 
     names = ["step", *DTN.DISCRIMINATOR_TERMS, "d_total", *DTN.GENERATOR_TERMS, "g_total"]
     rows = [",".join(names)] + [",".join(str(step + k) for k in range(len(names)))

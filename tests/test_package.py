@@ -13,12 +13,12 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 def test_console_scripts_name_the_commands_behind_both_spellings():
     scripts = PYPROJECT["project"]["scripts"]
-    assert scripts == {"lstnet-reproduce": "lstnet_experiments.reproduce:main",
+    assert scripts == {"lstnet-reproduce": "lstnet_experiments.reproduction.reproduce:main",
                        "lstnet-translate": "lstnet_tf.translate:main"}
     for target in scripts.values():
         module, function = target.split(":")
         assert callable(getattr(importlib.import_module(module), function))
-    assert "from lstnet_experiments.reproduce import main" in (ROOT / "reproduce.py").read_text()
+    assert "from lstnet_experiments.reproduction.reproduce import main" in (ROOT / "reproduce.py").read_text()
 
 
 def test_presets_are_package_data():
@@ -42,8 +42,8 @@ def test_the_help_of_each_entry_point_is_named_after_the_command_run():
     for command, name in ((["reproduce.py", "--help"], "usage: reproduce.py"),
                           (["-m", "lstnet_tf.translate", "--help"],
                            "usage: python -m lstnet_tf.translate"),
-                          (["-m", "lstnet_experiments.tune", "--help"],
-                           "usage: python -m lstnet_experiments.tune")):
+                          (["-m", "lstnet_experiments.studies.tune", "--help"],
+                           "usage: python -m lstnet_experiments.studies.tune")):
         result = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True,
                                 text=True, timeout=120)
         assert result.returncode == 0 and result.stdout.startswith(name), result.stdout[:200]

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from lstnet_experiments import precision_check
+from lstnet_experiments.speed import precision_check
 from lstnet_tf.data import DATA_DIR_ENV
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -40,7 +40,7 @@ def test_writes_table_json_logs_and_figures(smoke_run):
         assert len(_losses(out / f"losses_{r['precision']}.csv")) == 2
     text = (out / "precision_check.md").read_text()
     assert "| float32 |" in text and "| mixed_bfloat16 |" in text
-    assert "python -m lstnet_experiments.precision_check --preset smoke" in text
+    assert "python -m lstnet_experiments.speed.precision_check --preset smoke" in text
     for figure in ("loss_curves.png", "accuracy_monitor.png"):
         assert (out / figure).read_bytes().startswith(PNG_MAGIC)
 
@@ -93,7 +93,7 @@ def test_missing_data_is_one_clear_error(tmp_path, monkeypatch, capsys):
 def test_checkpoint_study_scores_an_earlier_checkpoint_beside_another_run(smoke_run, tmp_path):
     """Step 1 of the float32 run, beside a hand-made seed file at 0.5 everywhere: every
     variant is scored on validation and the difference is the checkpoint's accuracy - 0.5."""
-    from lstnet_experiments import checkpoint_study
+    from lstnet_experiments.studies import checkpoint_study
 
     root, _ = smoke_run
     beside = tmp_path / "beside"
@@ -115,7 +115,7 @@ def test_checkpoint_study_scores_an_earlier_checkpoint_beside_another_run(smoke_
 
 
 def test_checkpoint_study_names_a_step_that_was_not_kept(smoke_run, tmp_path, capsys):
-    from lstnet_experiments import checkpoint_study
+    from lstnet_experiments.studies import checkpoint_study
 
     root, _ = smoke_run
     (tmp_path / "seed0.json").write_text("{}")

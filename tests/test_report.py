@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from lstnet_experiments.report import (CSV_COLUMNS, ResultsError, build_table,
+from lstnet_experiments.reproduction.report import (CSV_COLUMNS, ResultsError, build_table,
                                        read_seed_results, seed_file, write_table2)
 
 PUBLISHED = {
@@ -166,7 +166,7 @@ def _write_study_seeds(directory, variants_by_seed, config=None):
 def test_study_compares_variants_on_validation_by_hand(tmp_path):
     """raw/moving 0.8/0.9 on two seeds, ema/recomputed 0.85/0.88: mean gain (0.05 - 0.02) / 2,
     better on one seed of two."""
-    from lstnet_experiments import study
+    from lstnet_experiments.studies import study
 
     _write_study_seeds(tmp_path, {0: {"raw/moving": 0.8, "ema/recomputed": 0.85},
                                   1: {"raw/moving": 0.9, "ema/recomputed": 0.88}})
@@ -187,7 +187,7 @@ def test_study_compares_settings_paired_on_the_seeds_both_ran(tmp_path):
     configuration, 7000 steps with a decay (a field the reference's file predates), has seeds
     0, 2 at 0.86 / 0.70. Its paired gain is over seed 0 only (+0.06, 1 of 1), its mean over
     both of its seeds (0.78), and it differs in both settings."""
-    from lstnet_experiments import study
+    from lstnet_experiments.studies import study
 
     _write_study_seeds(tmp_path / "short", {0: {"raw/moving": 0.5, "ema/recomputed": 0.80},
                                             1: {"raw/moving": 0.5, "ema/recomputed": 0.90}},
@@ -267,7 +267,7 @@ def test_paired_counts_show_the_direction_of_the_difference(tmp_path):
 
 
 def test_check_compatible_refuses_another_configuration_before_anything_runs(three_seeds):
-    from lstnet_experiments.report import check_compatible
+    from lstnet_experiments.reproduction.report import check_compatible
 
     assert check_compatible(three_seeds, {"model": {"width": 0.25}}) == [0, 1, 2]
     with pytest.raises(ResultsError, match="another configuration.*--out"):
@@ -280,7 +280,7 @@ def test_paired_comparison_counts_and_exact_p_by_hand():
     discordant images); swapping A and B swaps the counts and the sign, not the p-value."""
     import numpy as np
 
-    from lstnet_experiments.paired_study import compare_direction, pooled
+    from lstnet_experiments.studies.paired_study import compare_direction, pooled
 
     a = np.array([1] * 1 + [0] * 9 + [1] * 5 + [0] * 5, bool)
     b = np.array([0] * 1 + [1] * 9 + [1] * 5 + [0] * 5, bool)
@@ -333,7 +333,7 @@ def test_paired_study_usage_errors_name_the_problem(three_seeds, tmp_path, capsy
                                                     mentioned):
     """Exit 2 with one line naming the problem, found before any model loads; --out is not
     created."""
-    from lstnet_experiments import paired_study
+    from lstnet_experiments.studies import paired_study
 
     other, extra = prepare(three_seeds, tmp_path)
     with pytest.raises(SystemExit) as exit_info:

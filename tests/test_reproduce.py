@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from lstnet_tf.config import CONFIG_DIR, load_config
-from lstnet_experiments.report import CSV_COLUMNS
+from lstnet_experiments.reproduction.report import CSV_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "reproduce.py"
@@ -268,7 +268,7 @@ def test_a_later_seed_adds_to_the_table_and_reads_the_test_set_once(smoke_run, s
     (a guard fails any earlier read), and Table 2 then aggregates both seed files."""
     import shutil
 
-    from lstnet_experiments import report, runner as runner_module
+    from lstnet_experiments.reproduction import report, runner as runner_module
     from lstnet_tf import data
 
     out = tmp_path / "out"
@@ -359,7 +359,7 @@ def test_paired_study_rescores_the_shipped_models_on_validation_only(smoke_run, 
     """A results directory against itself: the shipped translators and classifiers give back
     the seed file's validation accuracy of the evaluated variant, no image is discordant, and
     the test sets are never read."""
-    from lstnet_experiments import paired_study
+    from lstnet_experiments.studies import paired_study
     from lstnet_tf import data
 
     def no_test(load):
@@ -389,8 +389,8 @@ def test_per_image_recomputation_equals_what_the_runner_saved(smoke_run, shared_
     """per_image rebuilds a seed's per-image correctness from its shipped files; on a seed
     that saved its own, both agree image by image up to the few images that float16 storage
     of the (here untrained, so fragile) translators may move."""
-    from lstnet_experiments import per_image
-    from lstnet_experiments.runner import load_per_image
+    from lstnet_experiments.studies import per_image
+    from lstnet_experiments.reproduction.runner import load_per_image
 
     out = _copy_of_out(smoke_run, tmp_path)
     saved = load_per_image(out / "correct_seed0.npz")
@@ -412,7 +412,7 @@ def test_compare_pairs_a_method_with_lstnet_and_refuses_a_misplaced_directory(
     """A method's smoke seed against LSTNet's: one row per method, direction and judge, the
     same judges, McNemar counts that add up to the accuracy difference; LSTNet's own results
     in a method's place are refused."""
-    from lstnet_experiments import compare
+    from lstnet_experiments.studies import compare
 
     methods = tmp_path / "methods"
     args = reproduce.parse_args(["--all", "--preset", "smoke", "--method", "no_cross_cycle",
@@ -500,7 +500,7 @@ BAD_ARGUMENTS = {
 
 
 def test_set_overrides_any_field_and_is_listed_with_the_overrides():
-    from lstnet_experiments.reproduce import parse_args
+    from lstnet_experiments.reproduction.reproduce import parse_args
 
     args = parse_args(["--all", "--preset", "smoke", "--method", "unit", "--set", "unit.gan=5",
                        "--set", "unit.kl=0.5"])
@@ -610,7 +610,7 @@ def test_summary_prints_the_table1_networks():
 @pytest.fixture(scope="module")
 def reproduce():
     """The command behind reproduce.py, imported (its main() is not run)."""
-    import lstnet_experiments.reproduce as module
+    import lstnet_experiments.reproduction.reproduce as module
 
     return module
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from lstnet_experiments import run_time
+from lstnet_experiments.reproduction import run_time
 from lstnet_tf.config import load_config
 
 THIS = {"cpu": "THIS CPU x 2 logical CPUs", "cpu_flags": ["avx2"]}

@@ -118,7 +118,7 @@ def test_a_weight_too_large_for_float16_is_an_error_and_nothing_is_written(tmp_p
 
 
 def test_store_float16_copies_a_tree_and_leaves_the_source_as_it_was(tmp_path, capsys):
-    from lstnet_experiments import store_float16
+    from lstnet_experiments.speed import store_float16
 
     source = tmp_path / "float32" / "seed0"
     source.mkdir(parents=True)
@@ -139,7 +139,7 @@ def test_store_float16_copies_a_tree_and_leaves_the_source_as_it_was(tmp_path, c
 
 
 def test_store_float16_reports_a_weight_float16_cannot_hold(tmp_path, capsys):
-    from lstnet_experiments import store_float16
+    from lstnet_experiments.speed import store_float16
 
     original = tiny_translator("float32")
     weights = original.get_weights()
@@ -156,7 +156,7 @@ def test_store_float16_reports_a_weight_float16_cannot_hold(tmp_path, capsys):
                                            ("inside", "is inside"),
                                            ("missing", "is not a folder")])
 def test_store_float16_usage_errors(case, message, tmp_path, capsys):
-    from lstnet_experiments import store_float16
+    from lstnet_experiments.speed import store_float16
 
     (tmp_path / "empty").mkdir()
     source = {"empty": tmp_path / "empty", "inside": tmp_path / "empty",

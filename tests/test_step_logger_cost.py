@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lstnet_experiments import step_logger_cost
+from lstnet_experiments.speed import step_logger_cost
 
 
 def test_the_variants_alternate_their_order_from_round_to_round():

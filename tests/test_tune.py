@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lstnet_experiments import tune, tuning_space
+from lstnet_experiments.studies import tune, tuning_space
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -146,7 +146,7 @@ def test_a_killed_trial_is_failed_and_queued_again_and_the_next_trial_runs(tmp_p
     space = _space(tmp_path, steps=400)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     process = subprocess.Popen(
-        [sys.executable, "-m", "lstnet_experiments.tune", *_args(tmp_path, space, "--trials", 1)],
+        [sys.executable, "-m", "lstnet_experiments.studies.tune", *_args(tmp_path, space, "--trials", 1)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 300
     while time.time() < deadline:

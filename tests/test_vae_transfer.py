@@ -1,4 +1,4 @@
-"""The latent-space VAE transfer (lstnet_tf/vae_transfer, lstnet_experiments/vae_transfer*.py):
+"""The latent-space VAE transfer (lstnet_tf/vae_transfer, lstnet_experiments/vae_transfer/):
 its equations against hand computations, the scorer's class mapping, exact step counts, a tiny
 end-to-end run and the command's usage errors."""
 
@@ -162,7 +162,7 @@ def _tiny_splits(real_load_splits, real_load_test, per_domain=400):
 
 
 def test_smoke_run_of_the_whole_experiment(tmp_path, monkeypatch, shared_data_dir):
-    from lstnet_experiments import reproduce
+    from lstnet_experiments.reproduction import reproduce
 
     load_splits, load_tiny_test = _tiny_splits(data.load_splits, data.load_test)
     test_reads = []
@@ -208,7 +208,7 @@ def test_smoke_run_of_the_whole_experiment(tmp_path, monkeypatch, shared_data_di
 
 def test_vaes_trained_on_subset_see_only_the_sizes_images(tmp_path, monkeypatch,
                                                           shared_data_dir):
-    from lstnet_experiments import reproduce
+    from lstnet_experiments.reproduction import reproduce
 
     load_splits, load_test = _tiny_splits(data.load_splits, data.load_test)
     monkeypatch.setattr(data, "load_splits", load_splits)
@@ -232,7 +232,7 @@ def test_vaes_trained_on_subset_see_only_the_sizes_images(tmp_path, monkeypatch,
 
 
 def test_size_trend_pairs_each_seeds_pairings_across_sizes():
-    from lstnet_experiments.vae_transfer_table import size_trend
+    from lstnet_experiments.vae_transfer.table import size_trend
 
     def results(small, large):  # 3 seeds x 3 pairings; sizes in the order the table runs them
         return {seed: {"cells": {"mnist-mnist": {
@@ -272,7 +272,7 @@ def test_vae_subset_is_balanced_and_one_draw_per_seed_size_and_domain():
     ["--experiment", "vae-transfer", "--set", "vae.steps=1505"],
 ])
 def test_bad_input_is_a_usage_error_and_writes_nothing(tmp_path, argv, capsys):
-    from lstnet_experiments import reproduce
+    from lstnet_experiments.reproduction import reproduce
 
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as exit_info:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from lstnet_experiments import width_curve
+from lstnet_experiments.studies import width_curve
 
 
 def test_one_point_per_width_and_checkpoint_under_both_judges(tmp_path, monkeypatch):

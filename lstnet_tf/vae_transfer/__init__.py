@@ -3,6 +3,6 @@ through Latent Space Exploration with Adversarial Loss", ``latent_vae_transfer.t
 
 ``config`` (typed settings), ``models`` (networks, the equations, the two keras.Models),
 ``tasks`` (domains, class pairings, training-set sizes), ``training`` (the two stages and
-sampling). The experiment driver is ``lstnet_experiments/vae_transfer.py`` (the command;
-the protocol of a seed in ``vae_transfer_experiment.py``, the table in ``vae_transfer_table.py``).
+sampling). The experiment driver is ``lstnet_experiments/vae_transfer/`` (the command in
+``command.py``, the protocol of a seed in ``experiment.py``, the table in ``table.py``).
 """

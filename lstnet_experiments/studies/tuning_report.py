@@ -47,7 +47,7 @@ def markdown(rows: list[dict], space) -> str:
         f"Base preset `{space.preset}`, training seed {space.seed}; score: mean of the two "
         "directions' accuracies on the validation split under Table 2's judge (classifiers "
         "trained without augmentation), final checkpoint, the preset's evaluation variant. "
-        "Rebuilt from `study.db` by `python -m lstnet_experiments.tune --report`.", "",
+        "Rebuilt from `study.db` by `python -m lstnet_experiments.studies.tune --report`.", "",
         header, "|" + " --- |" * (header.count("|") - 1),
     ]
     for r in rows:
@@ -69,7 +69,7 @@ def markdown(rows: list[dict], space) -> str:
 
 
 def write(study, out_dir: Path, space) -> list[Path]:
-    from lstnet_experiments import plots
+    from lstnet_experiments.reproduction import plots
 
     out_dir = Path(out_dir)
     rows = trial_rows(study)

@@ -68,7 +68,7 @@ def _measured_peak(binary: Path, cores: int, repeats: int) -> dict:
     described = ", ".join(f"{kind} {cycles:.1f}" for kind, cycles in per_cycle.items()
                           if cycles is not None)
     return {"clock_ghz": clock, "gflops": gflops, "flops_per_cycle_per_core": per_cycle,
-            "rounds": rounds, "derivation": f"measured by lstnet_experiments/cpu_peak.c, one copy per core at once, best "
+            "rounds": rounds, "derivation": f"measured by lstnet_experiments/speed/cpu_peak.c, one copy per core at once, best "
                           f"of {repeats} rounds: {cores} cores x {clock:.2f} GHz (IMUL chain) x "
                           f"FLOP/cycle per core from independent FMA chains, 24 of 512 bits with "
                           f"AVX-512, else 12 of 256 bits with AVX2 ({described}; float32 FMA is "

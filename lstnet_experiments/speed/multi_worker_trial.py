@@ -1,7 +1,7 @@
 """Tries LSTNet's training step under tf.distribute.MultiWorkerMirroredStrategy: two worker
 processes on localhost, configured by TF_CONFIG, one step of a tiny LSTNet each.
 
-    python -m lstnet_experiments.multi_worker_trial
+    python -m lstnet_experiments.speed.multi_worker_trial
 
 Prints each worker's outcome: its step and losses, or the last line of its error. With Keras
 3.15.1 / TensorFlow 2.21.0 both workers fail inside Keras' fit() (docs/devices.md, "Several
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
         return 0
     cluster = {"worker": [f"localhost:{_free_port()}", f"localhost:{_free_port()}"]}
     processes = [subprocess.Popen(
-        [sys.executable, "-m", "lstnet_experiments.multi_worker_trial", "--worker"],
+        [sys.executable, "-m", "lstnet_experiments.speed.multi_worker_trial", "--worker"],
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": json.dumps(
             {"cluster": cluster, "task": {"type": "worker", "index": index}})},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for index in range(2)]

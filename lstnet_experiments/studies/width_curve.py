@@ -1,7 +1,7 @@
 """How much of the gap is width: one seed per width, scored on validation under both judges
 at the same step counts.
 
-    python -m lstnet_experiments.width_curve --widths 0.25 0.5 1.0 --data-dir DATA
+    python -m lstnet_experiments.studies.width_curve --widths 0.25 0.5 1.0 --data-dir DATA
 
 Each width trains the base preset (default ``cpu``) with ``--steps`` (default 3000) and a
 checkpoint every ``--every`` steps (default 1500; the learning rates follow the preset's
@@ -28,7 +28,7 @@ from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m lstnet_experiments.width_curve",
+    parser = argparse.ArgumentParser(prog="python -m lstnet_experiments.studies.width_curve",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--widths", type=float, nargs="+", default=[0.25, 0.5, 1.0])
@@ -53,7 +53,7 @@ def parse_args(argv=None):
         except ConfigError as error:
             parser.error(str(error).replace("train.checkpoint_every", "--every")
                          .replace("train.steps", "--steps"))
-    args.command = "python -m lstnet_experiments.width_curve " + " ".join(
+    args.command = "python -m lstnet_experiments.studies.width_curve " + " ".join(
         sys.argv[1:] if argv is None else argv)
     return args
 
@@ -74,7 +74,7 @@ def markdown(points: list[dict]) -> str:
 
 
 def write(out: Path, points: list[dict]) -> None:
-    from lstnet_experiments import plots
+    from lstnet_experiments.reproduction import plots
     from lstnet_tf.files import write_atomically
 
     write_atomically(out / "curve.json", json.dumps(points, indent=2) + "\n")
@@ -85,8 +85,8 @@ def write(out: Path, points: list[dict]) -> None:
 def run(args) -> int:
     import keras
 
-    from lstnet_experiments.runner import Runner
-    from lstnet_experiments.tune import validation_scores
+    from lstnet_experiments.reproduction.runner import Runner
+    from lstnet_experiments.studies.tune import validation_scores
     from lstnet_tf.run_record import recorded_precision
 
     out = args.out

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lstnet_experiments.vae_transfer_plots import transfer_figure
+from lstnet_experiments.vae_transfer.plots import transfer_figure
 from lstnet_tf import data
 from lstnet_tf.classifier import accuracy, load_or_train_classifier, predict_labels
 from lstnet_tf.files import environment, load_average

@@ -1,7 +1,7 @@
 """A resumable hyper-parameter study of LSTNet on Optuna, scored on the validation split.
 
-    python -m lstnet_experiments.tune --trials 3 --data-dir ../shared/data
-    python -m lstnet_experiments.tune --report          # tables and figures only, no training
+    python -m lstnet_experiments.studies.tune --trials 3 --data-dir ../shared/data
+    python -m lstnet_experiments.studies.tune --report          # tables and figures only, no training
 
 The study lives in a SQLite file (default ``results/tuning/study.db``), committed, so the same
 command carries it on in the next session or on the next machine: trials are numbered on, and
@@ -38,7 +38,7 @@ import time
 import warnings
 from pathlib import Path
 
-from lstnet_experiments.tuning_space import SearchSpace, SpaceError, load_space, space_config
+from lstnet_experiments.studies.tuning_space import SearchSpace, SpaceError, load_space, space_config
 from lstnet_tf.console import run_command
 
 RESULTS = Path("results") / "tuning"
@@ -54,7 +54,7 @@ def run_key(config) -> str:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m lstnet_experiments.tune", description=__doc__,
+        prog="python -m lstnet_experiments.studies.tune", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--space", type=Path, default=RESULTS / "space.yaml",
                         help="the search-space YAML (default: %(default)s)")
@@ -129,7 +129,7 @@ class Objective:
         self.splits = None
 
     def __call__(self, trial) -> float:
-        from lstnet_experiments.runner import Runner
+        from lstnet_experiments.reproduction.runner import Runner
 
         params = {lever.name: lever.suggest(trial) for lever in self.space.levers}
         config = space_config(self.space, params)
@@ -137,7 +137,7 @@ class Objective:
         started = time.time()
         runner = Runner(config, self.args.work_dir / key, self.args.data_dir,
                         False if self.args.no_download else None, verbose=2,
-                        command=f"python -m lstnet_experiments.tune (trial {trial.number})",
+                        command=f"python -m lstnet_experiments.studies.tune (trial {trial.number})",
                         classifier_dir=self.args.work_dir / "classifiers", splits=self.splits)
         self.splits = runner.splits
         judge, _ = runner.classifiers(0, augment=False)
@@ -226,7 +226,7 @@ def validation_reporter(runner, judge: dict, trial, every: int, seed: int):
 def run(args) -> int:
     import optuna
 
-    from lstnet_experiments import tuning_report
+    from lstnet_experiments.studies import tuning_report
     from lstnet_tf.callbacks import NonFiniteLossError
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -1,6 +1,6 @@
 """Every method against LSTNet on equal terms: one table and one figure.
 
-    python -m lstnet_experiments.compare --lstnet results/cpu --methods results/methods \
+    python -m lstnet_experiments.studies.compare --lstnet results/cpu --methods results/methods \
         --data-dir ../shared/data
 
 Each method's results directory (``<methods>/<method>/``, written by ``reproduce.py --all
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lstnet_experiments.report import JUDGES, PUBLISHED, ResultsError, read_seed_results
+from lstnet_experiments.reproduction.report import JUDGES, PUBLISHED, ResultsError, read_seed_results
 from lstnet_tf.console import run_command
 from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS, SOURCE_AND_TARGET
 from lstnet_tf.method_specs import METHODS
@@ -52,7 +52,7 @@ def parse_args(argv=None):
     parser.add_argument("--no-figure", action="store_true", help="write the table only")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
     args = parser.parse_args(argv)
-    args.command = "python -m lstnet_experiments.compare " + " ".join(
+    args.command = "python -m lstnet_experiments.studies.compare " + " ".join(
         str(a) for a in (sys.argv[1:] if argv is None else argv))
     args.directories = {"lstnet": args.lstnet}
     args.directories.update({name: args.methods / name for name in METHODS
@@ -73,7 +73,7 @@ def parse_args(argv=None):
 
 
 def per_image(directory: Path, seed: int) -> dict | None:
-    from lstnet_experiments.runner import load_per_image
+    from lstnet_experiments.reproduction.runner import load_per_image
 
     path = Path(directory) / f"correct_seed{seed}.npz"
     return load_per_image(path) if path.is_file() else None
@@ -210,7 +210,7 @@ def markdown(report: dict) -> str:
 
 def figure(args, path: Path) -> None:
     """The first test images of each direction, a row per method (its seed 0)."""
-    from lstnet_experiments import plots
+    from lstnet_experiments.reproduction import plots
     from lstnet_tf import data
     from lstnet_tf.evaluate import apply_in_batches
     from lstnet_tf.shipped_models import load_translator

@@ -1,6 +1,6 @@
 """The tuning study's search space: a YAML file of levers, checked before anything runs, and
 the resolved config of one trial (the base preset, the trial's values, an equal-cost schedule).
-See ``results/tuning/space.yaml`` for the format; ``lstnet_experiments.tune`` runs the study."""
+See ``results/tuning/space.yaml`` for the format; ``lstnet_experiments.studies.tune`` runs the study."""
 
 from __future__ import annotations
 
@@ -154,8 +154,8 @@ def _lever(name: str, spec, path: Path) -> Lever:
 
 
 def iteration_cost(width: float, batch_size: int) -> int:
-    """FLOPs of one training step (``lstnet_experiments.flops``) at this width and batch."""
-    from lstnet_experiments.flops import iteration_flops
+    """FLOPs of one training step (``lstnet_experiments.speed.flops``) at this width and batch."""
+    from lstnet_experiments.speed.flops import iteration_flops
     from lstnet_tf.config import ModelConfig
     from lstnet_tf.models import build_lstnet_networks
 

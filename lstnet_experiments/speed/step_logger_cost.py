@@ -1,6 +1,6 @@
 """What the per-step loss log costs: training steps with and without ``StepLogger``, interleaved.
 
-    python -m lstnet_experiments.step_logger_cost --preset cpu --precision mixed_bfloat16 \\
+    python -m lstnet_experiments.speed.step_logger_cost --preset cpu --precision mixed_bfloat16 \\
         --design steps --rounds 100 --warmup 5 --out /tmp/steps.md   # and /tmp/steps.json
 
 (results/benchmarks/step_logger.md reads the committed runs, results/benchmarks/step_logger/.)
@@ -249,7 +249,7 @@ def markdown(run: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lstnet_experiments.step_logger_cost",
+    parser = argparse.ArgumentParser(prog="python -m lstnet_experiments.speed.step_logger_cost",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
     parser.add_argument("--preset", default="cpu", help="the model's shape and optimizers")
@@ -307,7 +307,7 @@ def main(argv=None) -> int:
         else:
             blocks = measure_steps(config, choice.precision, args.rounds, args.warmup, images,
                                    Path(work_dir))
-    command = ("python -m lstnet_experiments.step_logger_cost "
+    command = ("python -m lstnet_experiments.speed.step_logger_cost "
                + " ".join(sys.argv[1:] if argv is None else argv)).strip()
     run = {"command": command, "environment": environment(), "preset": config.preset,
            "width": config.model.width, "batch_size": config.train.batch_size,

@@ -1,6 +1,6 @@
 """Two configurations compared image by image on the validation split, seed by seed.
 
-    python -m lstnet_experiments.paired_study results/cpu results/cpu_width05 \
+    python -m lstnet_experiments.studies.paired_study results/cpu results/cpu_width05 \
         --data-dir ../shared/data --out results/cpu_study/width
 
 The settings table of ``study`` compares accuracies; this says how sure a difference is. For
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from lstnet_experiments.report import ResultsError, read_seed_results
+from lstnet_experiments.reproduction.report import ResultsError, read_seed_results
 from lstnet_tf.config import settings_that_differ, with_defaults
 from lstnet_tf.console import UserFacingError, run_command
 from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS, SOURCE_AND_TARGET
@@ -69,7 +69,7 @@ def parse_args(argv=None):
                         help="directory holding mnist/ and usps/ (as for reproduce.py)")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
     args = parser.parse_args(argv)
-    args.command = "python -m lstnet_experiments.paired_study " + " ".join(
+    args.command = "python -m lstnet_experiments.studies.paired_study " + " ".join(
         str(a) for a in (sys.argv[1:] if argv is None else argv))
     # Everything that can be wrong is found before the models load.
     try:

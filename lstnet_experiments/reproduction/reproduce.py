@@ -206,7 +206,7 @@ def _check_out(parser, args) -> None:
     setting, before anything runs (they are never mixed or overwritten)."""
     import json
 
-    from lstnet_experiments.report import ResultsError, check_compatible
+    from lstnet_experiments.reproduction.report import ResultsError, check_compatible
 
     out = args.out or _default_out(args.config)
     try:
@@ -257,8 +257,8 @@ def _phase(timings: dict, name: str):
 def run_all(args) -> int:
     import json
 
-    from lstnet_experiments.report import check_compatible, write_table2
-    from lstnet_experiments.runner import Runner
+    from lstnet_experiments.reproduction.report import check_compatible, write_table2
+    from lstnet_experiments.reproduction.runner import Runner
 
     config = args.config
     out = args.out or _default_out(config)
@@ -333,7 +333,7 @@ def time_estimate(config, seeds: list[int], runner, env: dict | None = None) -> 
     timing a throw-away model in each candidate for ``auto`` on a bfloat16 CPU), and calibrated
     to this machine by its own step in that precision: ``auto``'s timing, else a few steps
     timed now."""
-    from lstnet_experiments.run_time import estimate
+    from lstnet_experiments.reproduction.run_time import estimate
     from lstnet_tf.files import machine
     from lstnet_tf.run_record import decide_precision
     from lstnet_tf.training import measure_seconds_per_step
@@ -352,7 +352,7 @@ def time_estimate(config, seeds: list[int], runner, env: dict | None = None) -> 
 
 
 def _write_figures(first, out: Path, seed: int, preset: str):
-    from lstnet_experiments import plots
+    from lstnet_experiments.reproduction import plots
     from lstnet_tf.classifier import predict_labels
     from lstnet_tf.evaluate import apply_in_batches
     from lstnet_tf.directions import SOURCE_AND_TARGET
@@ -389,7 +389,7 @@ def main(argv=None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
     if any(a == "--experiment" or a.startswith("--experiment=") for a in arguments):
         # Another paper's experiment (lstnet_experiments/vae_transfer.py), with its own flags.
-        from lstnet_experiments.vae_transfer import main as experiment_main
+        from lstnet_experiments.vae_transfer.command import main as experiment_main
 
         return experiment_main(arguments)
     hide_tensorflow_logs("--verbose" in (sys.argv[1:] if argv is None else argv))

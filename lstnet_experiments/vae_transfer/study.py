@@ -1,6 +1,6 @@
 """The validation study of the VAE transfer, summarised from its run directories.
 
-    python -m lstnet_experiments.vae_transfer_study results/vae_transfer/validation
+    python -m lstnet_experiments.vae_transfer.study results/vae_transfer/validation
 
 Each subdirectory holds one ``--split validation`` run (``table.json``: seed 0, 3 pairings,
 MNIST{0-4} -> MNIST{5-9}). Writes ``study.md`` beside them: per variant, its overrides against
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lstnet_tf.config import flat_settings
 from lstnet_tf.files import write_atomically
-from lstnet_experiments.vae_transfer_table import overrides_of
+from lstnet_experiments.vae_transfer.table import overrides_of
 
 RULE = ("Rule (fixed before the runs): keep the default unless a variant beats it by more than "
         "0.01 at size 'all' (validation split; the mean over the run's seeds of each seed's 3 "

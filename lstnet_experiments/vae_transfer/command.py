@@ -14,8 +14,7 @@ from every seed file in --out, and (lowest seed) the figure per task: conditiona
 reconstructions) at the bottom, generated digits on top, for the paper's pairing i -> i+5.
 
 This module is the command (flags, resuming, provenance); the protocol of a seed is
-``vae_transfer_experiment.py``, the table ``vae_transfer_table.py``, the figure
-``vae_transfer_plots.py``.
+``experiment.py``, the table ``table.py``, the figure ``plots.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from lstnet_experiments.vae_transfer_table import read_seed_files, write_table
+from lstnet_experiments.vae_transfer.table import read_seed_files, write_table
 from lstnet_tf.config import ConfigError, settings_that_differ
 from lstnet_tf.files import code_state, load_average, lscpu_model, write_atomically
 from lstnet_tf.vae_transfer import tasks as vt_tasks
@@ -137,7 +136,7 @@ def run(args) -> int:
 
 def _experiment(args):
     """The protocol of ``args`` (imports TensorFlow: only when a seed is to run)."""
-    from lstnet_experiments.vae_transfer_experiment import Experiment
+    from lstnet_experiments.vae_transfer.experiment import Experiment
 
     return Experiment(args)
 
@@ -156,7 +155,3 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     args.argv = argv
     return run_reporting_errors(lambda: run(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

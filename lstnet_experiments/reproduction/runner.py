@@ -29,7 +29,7 @@ from lstnet_tf.inference import DIRECTIONS, SOURCE_AND_TARGET, prepared_translat
 from lstnet_tf.run_record import recorded_precision
 from lstnet_tf.shipped_models import save_shipped
 from lstnet_tf.training import train_model
-from lstnet_experiments.report import seed_file
+from lstnet_experiments.reproduction.report import seed_file
 
 
 def variant_name(weights: str, batch_norm: str) -> str:

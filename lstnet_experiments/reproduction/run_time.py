@@ -33,7 +33,7 @@ from pathlib import Path
 
 from lstnet_tf.files import FLAGS_OF_NOTE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results"
 REFERENCE_WIDTH = 0.25  # the classifiers' speed ratio is read at this width, in float32
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import keras
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def forward_flops(model) -> int:
@@ -111,7 +111,7 @@ def count_check(width: float, batch_size: int, reuse_forward: bool,
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "check.md"
         run = subprocess.run(
-            [sys.executable, "-m", "lstnet_experiments.bench", "--widths", str(width), "--precisions",
+            [sys.executable, "-m", "lstnet_experiments.speed.bench", "--widths", str(width), "--precisions",
              precision, "--reuse", "on" if reuse_forward else "off", "--steps", "1",
              "--repeats", "1", "--warmup", "0", "--batch-size", str(batch_size), "--synthetic",
              "--no-peak", "--out", str(out)],

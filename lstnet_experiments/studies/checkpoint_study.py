@@ -1,7 +1,7 @@
 """Every evaluation variant of one saved checkpoint on the validation split, beside the final
 validation numbers of the same seed in another results directory.
 
-    python -m lstnet_experiments.checkpoint_study --preset cpu --work-dir runs/cpu --seed 0 \
+    python -m lstnet_experiments.studies.checkpoint_study --preset cpu --work-dir runs/cpu --seed 0 \
         --step 3500 --beside results/cpu_3500_float32 --out results/cpu_study/checkpoint_3500
 
 Used for the precision check at full length: the cpu preset holds its learning rates for the
@@ -92,7 +92,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def run(args) -> int:
-    from lstnet_experiments.runner import Runner
+    from lstnet_experiments.reproduction.runner import Runner
     from lstnet_tf.files import environment, write_atomically
     from lstnet_tf.checkpoints import CheckpointStore
     from lstnet_tf.run_record import recorded_precision
@@ -111,7 +111,7 @@ def run(args) -> int:
            "beside_precision": beside.get("precision", {}).get("precision", "float32"),
            "variants": runner.validation_study(model, classifiers),
            "beside_variants": beside["validation"]["variants"],
-           "command": "python -m lstnet_experiments.checkpoint_study " + " ".join(args.argv),
+           "command": "python -m lstnet_experiments.studies.checkpoint_study " + " ".join(args.argv),
            "git_commit": environment()["git_commit"]}
     this = args.out / f"checkpoint_seed{args.seed}.json"
     rows = [json.loads(p.read_text()) for p in sorted(args.out.glob("checkpoint_seed*.json"))

@@ -1,8 +1,8 @@
 """The validation study of results directories: which evaluation variant, which settings, and
 was training done?
 
-    python -m lstnet_experiments.study results/cpu --out results/cpu_study
-    python -m lstnet_experiments.study results/cpu_3500_float32 results/cpu --out results/cpu_study
+    python -m lstnet_experiments.studies.study results/cpu --out results/cpu_study
+    python -m lstnet_experiments.studies.study results/cpu_3500_float32 results/cpu --out results/cpu_study
 
 Reads only validation numbers from the per-seed files (``seed<N>.json``, ``monitor_seed<N>.csv``)
 that ``reproduce.py --all`` wrote, never test numbers, and writes ``variants.md`` / ``.json``:
@@ -25,7 +25,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from lstnet_experiments.report import read_seed_results
+from lstnet_experiments.reproduction.report import read_seed_results
 from lstnet_tf.config import settings_that_differ, with_defaults
 from lstnet_tf.console import run_command
 from lstnet_tf.files import environment, write_atomically
@@ -56,7 +56,7 @@ def variant_table(results: dict[int, dict]) -> dict:
 
 def monitor_table(out_dir: Path, seeds) -> dict:
     """Per seed, the monitor CSV's rows (validation subset at each checkpoint)."""
-    from lstnet_experiments.plots import read_csv
+    from lstnet_experiments.reproduction.plots import read_csv
 
     return {str(s): {k: [float(x) for x in v] for k, v in read_csv(out_dir / f"monitor_seed{s}.csv").items()}
             for s in seeds if (out_dir / f"monitor_seed{s}.csv").is_file()}
@@ -168,7 +168,7 @@ def parse_args(argv=None):
     for directory in args.results:
         if not sorted(directory.glob("seed*.json")):
             parser.error(f"no seed<N>.json in {directory}")
-    args.command = "python -m lstnet_experiments.study " + " ".join(
+    args.command = "python -m lstnet_experiments.studies.study " + " ".join(
         sys.argv[1:] if argv is None else argv)
     return args
 

@@ -1,7 +1,7 @@
 """Does a reduced compute precision hurt learning? Short LSTNet runs from one seed, compared.
 
-    python -m lstnet_experiments.precision_check --preset cpu --steps 600 --seed 0
-    python -m lstnet_experiments.precision_check --preset smoke --precisions float32 mixed_bfloat16
+    python -m lstnet_experiments.speed.precision_check --preset cpu --steps 600 --seed 0
+    python -m lstnet_experiments.speed.precision_check --preset smoke --precisions float32 mixed_bfloat16
 
 Every precision trains from the same seed, so with the same initial weights (drawn in
 float32 before any cast) and the same batches; only the arithmetic differs. Everything runs
@@ -24,7 +24,7 @@ from lstnet_tf.config import ConfigError, available_presets, load_config
 from lstnet_tf.console import run_command
 from lstnet_tf.precision import PRECISIONS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMPARED_LOSSES = ("d_total", "g_total", "g_adv_latent", "cycle_1", "cycle_2", "cycle_3",
                    "cycle_4")
 
@@ -69,7 +69,7 @@ def parse_args(argv=None):
 
 def _tail_means(losses_csv: Path, fraction: float = 0.25) -> dict[str, float]:
     """Mean of each compared loss over the last ``fraction`` of the logged steps."""
-    from lstnet_experiments.plots import read_csv
+    from lstnet_experiments.reproduction.plots import read_csv
 
     columns = read_csv(losses_csv)
     n = max(1, int(len(columns["step"]) * fraction))
@@ -106,8 +106,8 @@ def markdown(rows: list[dict], provenance: dict) -> str:
 
 
 def run(args) -> int:
-    from lstnet_experiments import plots
-    from lstnet_experiments.runner import Runner
+    from lstnet_experiments.reproduction import plots
+    from lstnet_experiments.reproduction.runner import Runner
     from lstnet_tf.evaluate import accuracies, direction_correct
     from lstnet_tf.files import environment, write_atomically
 
@@ -137,7 +137,7 @@ def run(args) -> int:
         print(f"{precision}: {rows[-1]}", flush=True)
 
     provenance = {
-        "command": "python -m lstnet_experiments.precision_check " + " ".join(args.argv),
+        "command": "python -m lstnet_experiments.speed.precision_check " + " ".join(args.argv),
         "preset": args.preset, "steps": args.steps, "seed": args.seed,
         "environment": environment(), "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }

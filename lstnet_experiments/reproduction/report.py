@@ -298,7 +298,7 @@ def write_table2(out_dir: Path) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    """``python -m lstnet_experiments.report results/cpu``: rebuilds Table 2 and the accuracy
+    """``python -m lstnet_experiments.reproduction.report results/cpu``: rebuilds Table 2 and the accuracy
     monitor figure from the seed files and monitor CSVs (no training, no data read)."""
     import argparse
 
@@ -308,7 +308,7 @@ def main(argv=None) -> int:
     parser.add_argument("results", type=Path, help="a results directory with seed<N>.json files")
     args = parser.parse_args(argv)
     def rebuild() -> int:
-        from lstnet_experiments.plots import monitor_figure
+        from lstnet_experiments.reproduction.plots import monitor_figure
 
         print("wrote", *write_table2(args.results))
         preset = next(iter(read_seed_results(args.results).values()))["preset"]

@@ -1,6 +1,6 @@
 """Per-image correctness of a results directory's seeds written before the runner saved it.
 
-    python -m lstnet_experiments.per_image results/cpu --seeds 0 --work-dir runs/cpu \
+    python -m lstnet_experiments.studies.per_image results/cpu --seeds 0 --work-dir runs/cpu \
         --data-dir ../shared/data
 
 Since methods are compared image by image, ``reproduce.py --all`` writes, per seed,
@@ -22,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from lstnet_experiments.report import ResultsError, read_seed_results
+from lstnet_experiments.reproduction.report import ResultsError, read_seed_results
 from lstnet_tf.config import config_from_record
 from lstnet_tf.console import run_command
 from lstnet_tf.directions import DIRECTIONS
@@ -43,7 +43,7 @@ def parse_args(argv=None):
                         help="directory holding mnist/ and usps/ (as for reproduce.py)")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
     args = parser.parse_args(argv)
-    args.command = "python -m lstnet_experiments.per_image " + " ".join(
+    args.command = "python -m lstnet_experiments.studies.per_image " + " ".join(
         str(a) for a in (sys.argv[1:] if argv is None else argv))
     try:
         results = read_seed_results(args.results)
@@ -57,7 +57,7 @@ def parse_args(argv=None):
 
 
 def run(args) -> int:
-    from lstnet_experiments.runner import Runner, save_per_image
+    from lstnet_experiments.reproduction.runner import Runner, save_per_image
     from lstnet_tf import data
     from lstnet_tf.evaluate import accuracies, direction_correct
     from lstnet_tf.files import environment, write_atomically

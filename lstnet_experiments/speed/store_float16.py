@@ -1,6 +1,6 @@
 """Copies the .keras models of a folder tree into another folder, stored in float16.
 
-    python -m lstnet_experiments.store_float16 runs/models_float32/cpu --out results/cpu/models
+    python -m lstnet_experiments.speed.store_float16 runs/models_float32/cpu --out results/cpu/models
 
 For models a run wrote before the runner stored them in float16 (``shipped_models.save_shipped``):
 the copies are half the size and load, through ``lstnet_tf.shipped_models``, as float32 models.

@@ -1,7 +1,7 @@
 """Training-speed benchmark: seconds per iteration, FLOPs, achieved GFLOP/s, input pipeline.
 
-    python -m lstnet_experiments.bench                          # the full grid into results/benchmarks.*
-    python -m lstnet_experiments.bench --widths 0.25 --precisions float32 --steps 10 --xla both
+    python -m lstnet_experiments.speed.bench                          # the full grid into results/benchmarks.*
+    python -m lstnet_experiments.speed.bench --widths 0.25 --precisions float32 --steps 10 --xla both
 
 One iteration = one ``train_step``: a discriminator update and an encoder/generator update
 on a batch of 64 MNIST + 64 USPS images (both phases). Run it with nothing else running.
@@ -29,8 +29,8 @@ if __name__ == "__main__":  # before TensorFlow is imported, so that its start-u
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lstnet_experiments.cpu_peak import measure_cpu_peak
-from lstnet_experiments.flops import count_check, iteration_flops
+from lstnet_experiments.speed.cpu_peak import measure_cpu_peak
+from lstnet_experiments.speed.flops import count_check, iteration_flops
 from lstnet_tf.config import ExperimentConfig, ModelConfig, TrainConfig
 from lstnet_tf.domains import MNIST, USPS
 from lstnet_tf.files import environment, write_atomically
@@ -39,7 +39,7 @@ from lstnet_tf.precision import BF16_CPU_FLAGS, PEAK_KIND
 MNIST_SHAPE = (MNIST.image_size, MNIST.image_size, 1)
 USPS_SHAPE = (USPS.image_size, USPS.image_size, 1)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VARIANT_FIELDS = ("width", "precision", "reuse_forward", "jit_compile")
 # (what, field, value, baseline value, what follows if it is slower everywhere): the variants
 # findings() compares with their baseline.
@@ -204,7 +204,7 @@ def markdown(rows: list[dict], peak: dict, checks: list[dict], env: dict, comman
         "",
         "One iteration = discriminator update + encoder/generator update on 64 + 64 images. "
         "Median over the timing windows; FLOPs counted from the layer shapes (see "
-        "`lstnet_experiments/flops.py` for the formula). XLA = `train.jit_compile`.",
+        "`lstnet_experiments/speed/flops.py` for the formula). XLA = `train.jit_compile`.",
         "",
         _peak_line(peak),
         "",
@@ -367,7 +367,7 @@ def main(argv=None) -> int:
                           f"{row['input_pipeline_seconds_per_batch_median']:.4f} s/batch",
                           flush=True)
     env = environment()
-    command = "python -m lstnet_experiments.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python -m lstnet_experiments.speed.bench " + " ".join(sys.argv[1:] if argv is None else argv)
     out = args.out or BENCHMARKS / f"{machine_slug(env)}.md"
     write_atomically(out, markdown(rows, peak, checks, env, command.strip(), args.notes))
     write_atomically(out.with_suffix(".json"),

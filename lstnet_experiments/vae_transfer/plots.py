@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lstnet_experiments.plots import _save, plt
+from lstnet_experiments.reproduction.plots import _save, plt
 
 
 def transfer_figure(conditionals, generated, labels, predicted, pairing: dict, title: str,
