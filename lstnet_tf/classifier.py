@@ -47,13 +47,15 @@ def build_classifier(image_size: int, name: str) -> keras.Model:
     return keras.Model(image, logits, name=name)
 
 
-def classifier_on(backbone: keras.Model, name: str) -> keras.Model:
+def classifier_on(backbone: keras.Model, name: str, head=None) -> keras.Model:
     """A classifier made of a feature extractor ``backbone`` (images -> feature maps) and a
-    global average pooling + Dense head returning class logits."""
+    ``head`` returning class logits (default: global average pooling + Dense)."""
     image = keras.Input(backbone.inputs[0].shape[1:], name="image")
-    features = layers.GlobalAveragePooling2D(dtype="float32", name="pool")(backbone(image))
-    return keras.Model(image, layers.Dense(NUM_CLASSES, dtype="float32", name="logits")(features),
-                       name=name)
+    if head is None:
+        pool = layers.GlobalAveragePooling2D(dtype="float32", name="pool")
+        dense = layers.Dense(NUM_CLASSES, dtype="float32", name="logits")
+        head = lambda features: dense(pool(features))  # noqa: E731
+    return keras.Model(image, head(backbone(image)), name=name)
 
 
 def predict_labels(classifier: keras.Model, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
@@ -79,16 +81,16 @@ def _training_dataset(images, labels, config: ClassifierConfig, seed: int) -> tf
 
 
 def train_classifier(domain: str, train_data, eval_data, config: ClassifierConfig, seed: int,
-                     epochs: int, verbose: int = 1,
-                     backbone: keras.Model | None = None) -> tuple[keras.Model, float]:
+                     epochs: int, verbose: int = 1, backbone: keras.Model | None = None,
+                     head=None) -> tuple[keras.Model, float]:
     """Trains a classifier on ``train_data``; returns it and its accuracy on ``eval_data``.
-    With a ``backbone``, the classifier is that feature extractor with a small head
-    (``classifier_on``), and the backbone's weights are trained in place."""
+    With a ``backbone``, the classifier is that feature extractor with a ``head``
+    (``classifier_on``), and their weights are trained in place."""
     (x_train, y_train), (x_test, y_test) = train_data, eval_data
     keras.utils.set_random_seed(seed)
     name = f"{domain}_classifier"
     model = (build_classifier(x_train.shape[1], name) if backbone is None
-             else classifier_on(backbone, name))
+             else classifier_on(backbone, name, head))
     steps = config.steps_per_epoch or len(x_train) // config.batch_size
     model.compile(
         optimizer=keras.optimizers.Adam(

@@ -24,9 +24,18 @@ def apply_in_batches(fn: Callable, images: np.ndarray, batch_size: int = 500) ->
                            for i in range(0, len(images), batch_size)])
 
 
+# The "judges" of a method whose scored path outputs class logits (a domain-adaptation
+# method's own classifier, ``LSTNet.OUTPUT == "classifier"``): its outputs are read as they are.
+OWN_OUTPUT = {"mnist": None, "usps": None}
+
+
 def correct_predictions(translate: Callable, classifier, images, labels) -> np.ndarray:
-    """Per image: does ``classifier`` give ``translate(image)`` its source label?"""
-    return predict_labels(classifier, apply_in_batches(translate, images)) == np.asarray(labels)
+    """Per image: does ``classifier`` give ``translate(image)`` its source label? (With no
+    classifier, ``translate`` outputs class logits itself.)"""
+    outputs = apply_in_batches(translate, images)
+    predicted = (np.argmax(outputs, axis=-1) if classifier is None
+                 else predict_labels(classifier, outputs))
+    return predicted == np.asarray(labels)
 
 
 def translation_accuracy(translate: Callable, classifier, images, labels) -> float:
@@ -36,13 +45,14 @@ def translation_accuracy(translate: Callable, classifier, images, labels) -> flo
 
 def direction_correct(translators: dict, classifiers: dict, sets: dict,
                       limit: int | None = None) -> dict[str, np.ndarray]:
-    """Per direction, which source images are classified correctly after translation.
+    """Per direction of ``translators``, which source images are classified correctly after
+    translation.
 
     ``translators[direction]`` maps a batch of source images into the target domain;
     ``classifiers`` and ``sets`` are keyed by domain; ``limit`` scores only the first images.
     """
     correct = {}
-    for direction in DIRECTIONS:
+    for direction in translators:
         source, target = SOURCE_AND_TARGET[direction]
         x, y = sets[source]
         correct[direction] = correct_predictions(translators[direction], classifiers[target],
@@ -66,7 +76,11 @@ def accuracies(correct: dict[str, np.ndarray]) -> dict[str, float]:
 
 
 def evaluate_model(model, classifiers: dict, sets: dict, limit: int | None = None) -> dict:
-    """Both Table 2 directions for a trained LSTNet, with its moving BatchNorm statistics."""
+    """The Table 2 directions of a trained model (both for LSTNet), with its moving BatchNorm
+    statistics; a model that outputs class logits is read by itself."""
+    if model.OUTPUT == "classifier":
+        return accuracies(direction_correct(
+            {d: model.scoring_path(d) for d in model.directions}, OWN_OUTPUT, sets, limit))
     return accuracies(direction_correct(lstnet_translators(model), classifiers, sets, limit))
 
 

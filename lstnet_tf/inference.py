@@ -44,7 +44,7 @@ def translator(model, direction: str, weights: str = "raw") -> keras.Model:
         raise ValueError(f"weights must be 'raw' or 'ema', got {weights!r}")
     averages = model.weight_averages() if weights == "ema" else {}
     parts = []
-    for part in path_parts(model.networks, direction):
+    for part in model.scored_parts(direction):
         copy = keras.models.clone_model(part)
         copy.set_weights(part.get_weights())
         for original, copied in zip(part.trainable_variables, copy.trainable_variables):

@@ -20,6 +20,8 @@ import dataclasses
 
 from lstnet_tf.config import LossWeights, ModelConfig
 from lstnet_tf.devices import AllReplicasLossScaleOptimizer
+from lstnet_tf.directions import DIRECTIONS
+from lstnet_tf.inference import path_parts
 from lstnet_tf.models import build_lstnet_networks
 from lstnet_tf.optimizers import default_optimizer
 from lstnet_tf.precision import needs_loss_scaling
@@ -90,6 +92,9 @@ class LSTNet(keras.Model):
     WEIGHTS = LossWeights  # the config section of this objective's weights
     # LSTNet is unsupervised; a method that pre-trains on the training labels says so here.
     USES_LABELS = False
+    # What a direction's scored path outputs: a translated image, read by a judge, or (a
+    # domain-adaptation method trained with one domain's labels) the class logits itself.
+    OUTPUT = "translator"
 
     def __init__(self, model_config: ModelConfig | dict | None = None, dtype=None,
                  synchronized_batch_norm: bool = False, shared_layers: bool = True,
@@ -129,8 +134,10 @@ class LSTNet(keras.Model):
 
     @property
     def loss_terms(self) -> tuple[str, ...]:
-        """Every logged loss: each phase's terms, then its weighted total."""
-        return (*self.discriminator_term_names, "d_total", *self.generator_term_names, "g_total")
+        """Every logged loss: each phase's terms, then its weighted total (a method without
+        discriminators has no discriminator phase)."""
+        d_phase = (*self.discriminator_term_names, "d_total") if self.discriminator_term_names else ()
+        return (*d_phase, *self.generator_term_names, "g_total")
 
     def get_config(self) -> dict:
         return {"model_config": dataclasses.asdict(self.model_config), "dtype": self.precision,
@@ -217,6 +224,11 @@ class LSTNet(keras.Model):
 
     def last_step_losses(self) -> dict[str, float]:
         return {name: float(v.numpy()) for name, v in self._last_step.items()}
+
+    def stream_settings(self, config, labels: tuple | None = None) -> dict:
+        """How ``pipeline.paired_dataset`` draws this method's batches: the preset's batch
+        size for both domains, no labels (a method trained with labels adds them)."""
+        return {"batch_size": config.train.batch_size}
 
     def pretrain(self, config, images: tuple, labels: tuple | None, seed: int,
                  verbose: int = 1) -> dict:
@@ -311,6 +323,8 @@ class LSTNet(keras.Model):
 
     def discriminator_update(self, x1, x2, translations) -> dict:
         """One update of the discriminators on given translations; returns their losses."""
+        if not self.discriminator_term_names:
+            return {}
         with tf.GradientTape() as tape:
             losses = self.discriminator_losses(x1, x2, translations)
             scaled = self._scaled(self.d_optimizer, losses["d_total"])
@@ -324,10 +338,14 @@ class LSTNet(keras.Model):
         return translations
 
     def train_step(self, data):
-        x1, x2 = data
+        # (x1, x2), or (x1, x2, y) with the labels of the one labelled domain's batch for a
+        # method trained with them (``labelled_domain``); LSTNet reads none.
+        x1, x2, *labels = data
         with tf.GradientTape() as tape:
             # 1. One forward pass of the encoders/generators, recorded for their gradients.
             translations = self.translate_all(x1, x2, training=True)
+            if labels:
+                translations["labels"] = labels[0]
             # 2. The discriminators' update, on those translations, outside the g-tape.
             with tape.stop_recording():
                 d_losses = self.discriminator_update(x1, x2, translations)
@@ -345,6 +363,26 @@ class LSTNet(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     # ------------------------------------------------------------ inference
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """The Table 2 rows this model is scored on (LSTNet: both)."""
+        return DIRECTIONS
+
+    def scoring_path(self, direction: str):
+        """``direction``'s scored path as one function, BatchNorm in inference mode."""
+        parts = self.scored_parts(direction)
+
+        def path(images):
+            for part in parts:
+                images = part(images, training=False)
+            return images
+        return path
+
+    def scored_parts(self, direction: str) -> list:
+        """The networks of ``direction``'s scored path, in the order they are applied
+        (``inference.translator`` copies them): E_source*, E_s, G_s, G_target*."""
+        return path_parts(self.networks, direction)
 
     def encode_1(self, x1):
         return self.networks.enc_1(x1, training=False)

@@ -63,3 +63,59 @@ class DTNConfig:
 
     weights: DTNWeights = field(default_factory=DTNWeights)
     pretraining: DTNPretraining = field(default_factory=DTNPretraining)
+
+
+@dataclass(frozen=True)
+class DeepJDOTWeights:
+    """The weights of DeepJDOT's objective and of its transport cost (Damodaran et al., ECCV
+    2018; the official Keras code, bbdamodaran/deepJDOT ``deepjdot_svhn_mnist.py``, its only
+    real-data script): ``sloss``, ``jdot_alpha`` and ``tloss`` there."""
+
+    source_classification: float = 1.0  # sloss
+    alignment: float = 1e-3  # jdot_alpha: the squared feature distance
+    target_classification: float = 1e-4  # tloss: the source label against f(g(x_t))
+
+
+@dataclass(frozen=True)
+class DeepJDOTBatch:
+    """One step's batches: ``source_per_class`` images of each class of the labelled domain
+    (class-balanced, as the official ``mini_batch_class_balanced``) and ``target`` images of
+    the unlabelled one (official: 50 per class and 500)."""
+
+    source_per_class: int = 50
+    target: int = 500
+
+
+@dataclass(frozen=True)
+class DeepJDOTWarmStart:
+    """The source-only model DeepJDOT starts from (the authors' advice, so that it does not
+    diverge): g and f trained on the labelled domain's labels (official: Adam 2e-4, batch 128,
+    10 epochs)."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float = 2e-4
+
+
+PLAN_LABEL_COSTS = ("cross_entropy", "squared_error")
+
+
+@dataclass(frozen=True)
+class DeepJDOTTransport:
+    """The transport plan of each step (``ot.emd``). ``label_cost``: the label part of its
+    cost, ``cross_entropy`` (the paper) or ``squared_error`` (the official code: the squared
+    distance between the one-hot source label and f's softmax). ``max_iterations``: the
+    network simplex's limit (POT's default, 100 000, can stop short at 500 x 500)."""
+
+    label_cost: str = "cross_entropy"
+    max_iterations: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class DeepJDOTConfig:
+    """Read only by ``method: deepjdot``."""
+
+    weights: DeepJDOTWeights = field(default_factory=DeepJDOTWeights)
+    batch: DeepJDOTBatch = field(default_factory=DeepJDOTBatch)
+    warm_start: DeepJDOTWarmStart = field(default_factory=DeepJDOTWarmStart)
+    transport: DeepJDOTTransport = field(default_factory=DeepJDOTTransport)

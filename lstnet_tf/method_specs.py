@@ -18,12 +18,18 @@ class MethodSpec:
     weights: str
     # Constructor arguments: the architecture switches a method flips (saved by get_config).
     arguments: dict = field(default_factory=dict)
+    # A config section whose fields are further constructor arguments ("" when none).
+    arguments_section: str = ""
     # Fields of ``weights`` without a term in this objective: setting one is an error.
     unused_weights: tuple[str, ...] = ()
     # Config sections read only by this method (beyond ``weights``).
     sections: tuple[str, ...] = ()
     # Why it is refused under a tf.distribute strategy ("" when it is not).
     single_device_only: str = ""
+    # "translator": scored through the judges; "classifier": a domain-adaptation method
+    # trained with one domain's labels, scored by its own classifier of the other domain
+    # (one training per Table 2 row, ``train.labelled_domain``).
+    output: str = "translator"
 
 
 OBJECTIVE_1 = "train.loss_weights"  # w1, w2, wl, w3..w6 of the paper's objective (1)
@@ -48,6 +54,12 @@ METHODS = {
                       sections=("dtn.pretraining",),
                       single_device_only="its pre-training of f does not run under the "
                                          "strategy"),
+    "deepjdot": MethodSpec("lstnet_tf.methods.deepjdot", "DeepJDOT", "deepjdot.weights",
+                           sections=("deepjdot.batch", "deepjdot.warm_start",
+                                     "deepjdot.transport"),
+                           arguments_section="deepjdot.transport",
+                           single_device_only="its transport plan couples the whole batch",
+                           output="classifier"),
 }
 
 

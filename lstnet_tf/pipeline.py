@@ -65,8 +65,10 @@ _SHUFFLE_STREAM = (0, 2)  # per domain
 _AUGMENT_STREAM = (1, 3)  # per domain
 
 
-def paired_dataset(x1, x2, batch_size: int = 64, seed: int = 0, augment: bool = True,
-                   start_step: int = 0) -> tf.data.Dataset:
+def paired_dataset(x1, x2, batch_size: int | tuple[int, int] = 64, seed: int = 0,
+                   augment: bool = True, start_step: int = 0,
+                   labelled: tuple[int, np.ndarray] | None = None,
+                   per_class: int | None = None) -> tf.data.Dataset:
     """Endless (x1 batch, x2 batch) training pairs, each domain shuffled and cycled on its own.
 
     Each domain runs through a fresh permutation of its images per epoch (USPS, 8x smaller,
@@ -76,16 +78,35 @@ def paired_dataset(x1, x2, batch_size: int = 64, seed: int = 0, augment: bool = 
     is the same on every run whatever the global TF seed, and ``start_step=k`` resumes with
     exactly the batch an uninterrupted run yields at step k: the cheap index stream is
     skipped, and images are gathered and augmented only afterwards.
+
+    ``batch_size`` may be a pair (one per domain). ``labelled = (position, labels)`` names the
+    one domain (0: x1, 1: x2) whose training labels a method reads: the stream then yields
+    (x1, x2, labels of that domain's batch); the other domain's labels never enter it.
+    ``per_class`` (with ``labelled``) makes that domain's batches class-balanced: each step
+    takes the first ``per_class`` images of a fresh permutation of every class (its batch
+    size is then ``per_class`` x the number of classes).
     """
+    sizes = (batch_size, batch_size) if isinstance(batch_size, int) else tuple(batch_size)
+    if per_class is not None and labelled is None:
+        raise ValueError("per_class balances the labelled domain's batches: pass labelled")
     domains = []
-    for domain, x in enumerate((x1, x2)):
-        if len(x) < batch_size:
+    for domain, (x, size) in enumerate(zip((x1, x2), sizes)):
+        if len(x) < size:
             raise ValueError(f"domain {domain + 1} has {len(x)} images, fewer than one batch "
-                             f"of {batch_size}")
+                             f"of {size}")
         domains.append(tf.constant(x, dtype=tf.float32))
-    index_streams = tuple(
-        _index_batches(len(x), batch_size, _stream_seed(seed, _SHUFFLE_STREAM[d]))
-        for d, x in enumerate(domains))
+    index_streams = [
+        _index_batches(len(x), size, _stream_seed(seed, _SHUFFLE_STREAM[d]))
+        for d, (x, size) in enumerate(zip(domains, sizes))]
+    if labelled is not None:
+        position, labels = labelled
+        labels = np.asarray(labels)
+        if len(labels) != len(domains[position]):
+            raise ValueError(f"{len(labels)} labels for {len(domains[position])} images")
+        if per_class is not None:
+            index_streams[position] = _class_balanced_batches(
+                labels, per_class, _stream_seed(seed, _SHUFFLE_STREAM[position]))
+        labels = tf.constant(labels, dtype=tf.int32)
 
     def make_batches(step, indices):
         batches = []
@@ -96,11 +117,34 @@ def paired_dataset(x1, x2, batch_size: int = 64, seed: int = 0, augment: bool = 
                     _stream_seed(seed, _AUGMENT_STREAM[domain]), step)
                 batch = augment_images(batch, step_seed)
             batches.append(batch)
+        if labelled is not None:
+            batches.append(tf.gather(labels, indices[labelled[0]]))
         return tuple(batches)
 
-    steps = tf.data.Dataset.zip(index_streams).enumerate().skip(start_step)
+    steps = tf.data.Dataset.zip(tuple(index_streams)).enumerate().skip(start_step)
     return steps.map(make_batches, num_parallel_calls=tf.data.AUTOTUNE,
                      deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+def _class_balanced_batches(labels: np.ndarray, per_class: int, seed: tf.Tensor
+                            ) -> tf.data.Dataset:
+    """Endless index batches of ``per_class`` images of every class, in class order: at step
+    k, the first ``per_class`` of a permutation of each class seeded by (seed, k, class)."""
+    classes = np.unique(labels)
+    members = [tf.constant(np.flatnonzero(labels == c), dtype=tf.int64) for c in classes]
+    for c, indices in zip(classes, members):
+        if len(indices) < per_class:
+            raise ValueError(f"class {c} has {len(indices)} images, fewer than per_class = "
+                             f"{per_class}")
+
+    def batch(step):
+        step_seed = tf.random.experimental.stateless_fold_in(seed, step)
+        return tf.concat([
+            tf.random.experimental.stateless_shuffle(
+                indices, seed=tf.random.experimental.stateless_fold_in(step_seed, c))[:per_class]
+            for c, indices in enumerate(members)], axis=0)
+
+    return tf.data.Dataset.counter().map(batch)
 
 
 def _stream_seed(seed: int, stream: int) -> tf.Tensor:

@@ -13,6 +13,7 @@ checkpoint and monitor at each interval) and ``optimizers`` (Adam and its schedu
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import time
@@ -49,9 +50,18 @@ def build_model(config: ExperimentConfig, precision: str | None = None,
     precision = precision or train.precision
     if precision == "auto":
         raise ValueError("resolve 'auto' first (precision.resolve_precision / train_model)")
+    spec = METHODS[config.method]
+    arguments = dict(spec.arguments)
+    if spec.output == "classifier":
+        if not train.labelled_domain:
+            raise ValueError(f"{config.method} trains with one domain's labels: set "
+                             "train.labelled_domain (the runner sets it per Table 2 row)")
+        arguments["labelled_domain"] = train.labelled_domain
+    if spec.arguments_section:
+        arguments.update(dataclasses.asdict(config.section(spec.arguments_section)))
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = model_class(config.model, dtype=precision, synchronized_batch_norm=bool(
-            strategy and train.synchronized_batch_norm), **METHODS[config.method].arguments)
+            strategy and train.synchronized_batch_norm), **arguments)
         model.compile(
             d_optimizer=adam(train, train.d_learning_rate, "d_adam"),
             g_optimizer=adam(train, train.g_learning_rate, "g_adam", ema_decay=train.ema_decay),
@@ -72,11 +82,17 @@ def measure_seconds_per_step(config: ExperimentConfig, precision: str, steps: in
     in ``precision``, on random images, after ``warmup`` steps (tracing, oneDNN set-up): what
     ``run_record.decide_precision`` times for ``auto``."""
     model = build_model(config, precision)
-    rng, batch = np.random.default_rng(0), config.train.batch_size
-    pair = (rng.uniform(-1, 1, (batch, MNIST.image_size, MNIST.image_size, 1)).astype("float32"),
-            rng.uniform(-1, 1, (batch, USPS.image_size, USPS.image_size, 1)).astype("float32"))
+    rng = np.random.default_rng(0)
+    stream = model.stream_settings(config)
+    sizes = stream["batch_size"]
+    sizes = (sizes, sizes) if isinstance(sizes, int) else sizes
+    batch = tuple(rng.uniform(-1, 1, (n, d.image_size, d.image_size, 1)).astype("float32")
+                  for n, d in zip(sizes, (MNIST, USPS)))
+    if "labelled" in stream:  # random labels, a class-balanced batch's size
+        position = model.labelled.position
+        batch += (rng.integers(0, 10, sizes[position]).astype("int32"),)
     clock = _BatchClock()
-    model.fit(tf.data.Dataset.from_tensors(pair).repeat(), steps_per_epoch=warmup + steps,
+    model.fit(tf.data.Dataset.from_tensors(batch).repeat(), steps_per_epoch=warmup + steps,
               epochs=1, verbose=0, shuffle=False, callbacks=[clock])
     return float(np.median(np.diff(clock.ends[warmup - 1:])))
 
@@ -141,10 +157,11 @@ def train_model(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray],
     if aligned > start:
         print(f"The checkpoint (step {start}) is not on the interval of {every} steps: a first "
               f"epoch of {aligned - start} steps leads to step {aligned}.", flush=True)
-        _fit(model, config, images, seed, start, 1, aligned - start, 0, verbose, callbacks)
+        _fit(model, config, images, labels, seed, start, 1, aligned - start, 0, verbose,
+             callbacks)
     if aligned < total:
-        _fit(model, config, images, seed, aligned, total // every, every, aligned // every,
-             verbose, callbacks)
+        _fit(model, config, images, labels, seed, aligned, total // every, every,
+             aligned // every, verbose, callbacks)
     return _on_one_device(model, config, store, strategy, choice.precision)
 
 
@@ -161,11 +178,12 @@ def _on_one_device(model: LSTNet, config: ExperimentConfig, store: CheckpointSto
     return single
 
 
-def _fit(model, config: ExperimentConfig, images, seed: int, start: int, epochs: int,
+def _fit(model, config: ExperimentConfig, images, labels, seed: int, start: int, epochs: int,
          steps_per_epoch: int, initial_epoch: int, verbose: int, callbacks: list) -> None:
-    """``fit`` on the paired stream positioned at ``start`` (a pure function of seed and step)."""
-    stream = paired_dataset(*images, batch_size=config.train.batch_size, seed=seed,
-                            augment=config.train.augment, start_step=start)
+    """``fit`` on the paired stream positioned at ``start`` (a pure function of seed and step),
+    drawn as the method says (``stream_settings``: batch sizes, the labelled domain)."""
+    stream = paired_dataset(*images, seed=seed, augment=config.train.augment, start_step=start,
+                            **model.stream_settings(config, labels))
     model.fit(stream, epochs=epochs, steps_per_epoch=steps_per_epoch,
               initial_epoch=initial_epoch, verbose=verbose,
               shuffle=False,  # the paired pipeline shuffles each domain itself

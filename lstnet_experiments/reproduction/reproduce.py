@@ -338,12 +338,17 @@ def time_estimate(config, seeds: list[int], runner, env: dict | None = None) -> 
     from lstnet_tf.run_record import decide_precision
     from lstnet_tf.training import measure_seconds_per_step
 
-    runner.run_dir(seeds[0]).mkdir(parents=True, exist_ok=True)
+    first = next(iter(runner.labelled_domains()))  # the first training of a seed
+    config = runner.training_config(first)
+    run_dir = runner.run_dir(seeds[0], first)
+    run_dir.mkdir(parents=True, exist_ok=True)
     time_step = functools.partial(measure_seconds_per_step, config)
-    choice = decide_precision(config, runner.run_dir(seeds[0]), time_step)
+    choice = decide_precision(config, run_dir, time_step)
     step_here = (choice.seconds_per_step.get(choice.precision)
                  or (lambda: time_step(choice.precision)))
-    found = estimate(config, len(seeds), runner.pairs_to_train(seeds), choice.precision,
+    # A domain-adaptation method trains once per Table 2 row: two trainings a seed.
+    trainings = len(seeds) * len(runner.labelled_domains())
+    found = estimate(config, trainings, runner.pairs_to_train(seeds), choice.precision,
                      env or machine(), step_here=step_here)
     if found is None:
         return (f"No committed benchmark for width {config.model.width:g} in "
@@ -357,8 +362,13 @@ def _write_figures(first, out: Path, seed: int, preset: str):
     from lstnet_tf.evaluate import apply_in_batches
     from lstnet_tf.directions import SOURCE_AND_TARGET
 
+    monitored = sorted(int(p.stem[len("monitor_seed"):]) for p in out.glob("monitor_seed*.csv"))
+    plots.monitor_figure(out, f"Translated validation-subset accuracy ({preset}, seeds "
+                              f"{monitored})")
     model, classifiers, test, translators = (first.model, first.classifiers, first.test,
                                              first.translators)
+    if model.OUTPUT == "classifier":  # no translations, no shared latent to draw
+        return
     n = 12
     for direction, translate in translators.items():
         source, target = SOURCE_AND_TARGET[direction]
@@ -372,9 +382,6 @@ def _write_figures(first, out: Path, seed: int, preset: str):
             out / f"translations_{direction}.png")
     plots.loss_curves(out / f"losses_seed{seed}.csv", out / "losses.png",
                       f"LSTNet losses ({preset}, seed {seed})")
-    monitored = sorted(int(p.stem[len("monitor_seed"):]) for p in out.glob("monitor_seed*.csv"))
-    plots.monitor_figure(out, f"Translated validation-subset accuracy ({preset}, seeds "
-                              f"{monitored})")
     k = 1000
     (x1, y1), (x2, y2) = test["mnist"], test["usps"]
     plots.latent_embedding(apply_in_batches(model.encode_1, x1[:k]),

@@ -10,6 +10,7 @@ Protocol (README, "Evaluation protocol"):
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import io
 import json
@@ -22,10 +23,11 @@ import numpy as np
 from lstnet_tf import data
 from lstnet_tf.classifier import accuracy, load_or_train_classifiers
 from lstnet_tf.config import EVAL_BATCH_NORM, EVAL_WEIGHTS, ExperimentConfig
-from lstnet_tf.evaluate import (accuracies, direction_correct, evaluate_model,
+from lstnet_tf.evaluate import (OWN_OUTPUT, accuracies, direction_correct, evaluate_model,
                                 evaluate_source_only, mcnemar, source_only_translators)
 from lstnet_tf.files import environment, write_atomically
 from lstnet_tf.inference import DIRECTIONS, SOURCE_AND_TARGET, prepared_translator, scoring_function
+from lstnet_tf.method_specs import METHODS
 from lstnet_tf.run_record import recorded_precision
 from lstnet_tf.shipped_models import save_shipped
 from lstnet_tf.training import train_model
@@ -106,6 +108,15 @@ class Runner:
 
     # -------------------------------------------------------------- training
 
+    @property
+    def output(self) -> str:
+        """What the method's scored paths output: "translator" or "classifier"."""
+        return METHODS[self.config.method].output
+
+    def scoring_judge(self, classifiers: dict) -> dict:
+        """What reads the scored paths' outputs: the judges, or nothing (class logits)."""
+        return OWN_OUTPUT if self.output == "classifier" else classifiers
+
     def monitor(self, classifiers: dict):
         """Validation-subset accuracy at each checkpoint (and of the weight average)."""
         limit = self.config.train.monitor_samples
@@ -115,36 +126,75 @@ class Runner:
             values = evaluate_model(model, classifiers, validation, limit)
             if self.config.train.ema_decay:
                 averaged = self.translators(model, "ema", "moving")
-                values.update({f"{d}_ema": v for d, v in accuracies(
-                    direction_correct(averaged, classifiers, validation, limit)).items()})
+                values.update({f"{d}_ema": v for d, v in accuracies(direction_correct(
+                    averaged, self.scoring_judge(classifiers), validation, limit)).items()})
             return values
         return monitor
 
-    def run_dir(self, seed: int) -> Path:
-        """The seed's checkpoints and logs; another method's runs sit in a subdirectory, so
-        that every method of a work directory shares its cached classifiers."""
-        method = self.config.method
-        return self.work / ("" if method == "lstnet" else method) / f"seed{seed}"
+    def labelled_domains(self) -> dict[str | None, str]:
+        """Per training of a seed, the domain whose labels it reads: one training for a
+        translator (no labels, ``{None: ""}``); for a domain-adaptation method one per Table 2
+        row, labelled with the domain the row's judge knows (USPS->MNIST: MNIST)."""
+        if self.output != "classifier":
+            return {None: ""}
+        return {d: SOURCE_AND_TARGET[d][1] for d in DIRECTIONS}
 
-    def train(self, seed: int, classifiers: dict | None = None, callbacks: tuple = ()):
-        train = self.splits["train"]
-        return train_model(self.config, (train["mnist"][0], train["usps"][0]),
-                            self.run_dir(seed), seed,
-                            monitor=self.monitor(classifiers) if classifiers else None,
-                            verbose=self.verbose, callbacks=callbacks,
-                            labels=(train["mnist"][1], train["usps"][1]))
+    def run_dir(self, seed: int, direction: str | None = None) -> Path:
+        """The seed's checkpoints and logs; another method's runs sit in a subdirectory, so
+        that every method of a work directory shares its cached classifiers; a
+        domain-adaptation method has one per labelled domain."""
+        method = self.config.method
+        seed_dir = self.work / ("" if method == "lstnet" else method) / f"seed{seed}"
+        if direction is None:
+            return seed_dir
+        return seed_dir / f"labelled_{self.labelled_domains()[direction]}"
+
+    def training_config(self, direction: str | None = None) -> ExperimentConfig:
+        """The config of ``direction``'s training: the run's, with the labelled domain set
+        for a domain-adaptation method."""
+        labelled = self.labelled_domains().get(direction, "")
+        if not labelled:
+            return self.config
+        return dataclasses.replace(self.config, train=dataclasses.replace(
+            self.config.train, labelled_domain=labelled))
+
+    def run_dirs(self, seed: int) -> list[Path]:
+        return [self.run_dir(seed, d) for d in self.labelled_domains()]
+
+    def train(self, seed: int, classifiers: dict | None = None, callbacks: tuple = (),
+              direction: str | None = None):
+        """Trains (or resumes) the seed's model; a domain-adaptation method's for
+        ``direction``'s row, with only its labelled domain's training labels."""
+        train, config = self.splits["train"], self.training_config(direction)
+        labels = (train["mnist"][1], train["usps"][1])
+        labelled = config.train.labelled_domain
+        if labelled:  # the other domain's labels never reach training
+            labels = tuple(y if name == labelled else None
+                           for name, y in zip(("mnist", "usps"), labels))
+        return train_model(config, (train["mnist"][0], train["usps"][0]),
+                           self.run_dir(seed, direction), seed,
+                           monitor=self.monitor(classifiers) if classifiers else None,
+                           verbose=self.verbose, callbacks=callbacks, labels=labels)
+
+    def train_all(self, seed: int, classifiers: dict | None = None) -> dict:
+        """The seed's trained model per Table 2 row (one model for both, but for a
+        domain-adaptation method)."""
+        models = {d: self.train(seed, classifiers, direction=d) for d in self.labelled_domains()}
+        return models if None not in models else {d: models[None] for d in DIRECTIONS}
 
     # ------------------------------------------------------------ evaluation
 
     def prepared_translators(self, model, weights: str, batch_norm: str) -> dict:
-        """Standalone path models of both directions, BatchNorm statistics set as asked."""
+        """Standalone path models of the directions ``model`` is scored on (a dict of models,
+        per direction, for every direction), BatchNorm statistics set as asked."""
+        models = model if isinstance(model, dict) else {d: model for d in model.directions}
         train = self.splits["train"]
         return {d: prepared_translator(
-                    model, d, weights, batch_norm,
+                    m, d, weights, batch_norm,
                     source_train_images=train[SOURCE_AND_TARGET[d][0]][0],
                     batch_size=self.config.train.batch_size,
                     batches=self.config.eval.batch_norm_batches)
-                for d in DIRECTIONS}
+                for d, m in models.items()}
 
     def translators(self, model, weights: str, batch_norm: str) -> dict:
         """Per direction, the function that translates a batch for scoring."""
@@ -158,7 +208,7 @@ class Runner:
         for w in weights:
             for batch_norm in EVAL_BATCH_NORM:
                 study[variant_name(w, batch_norm)] = accuracies(direction_correct(
-                    self.translators(model, w, batch_norm), classifiers,
+                    self.translators(model, w, batch_norm), self.scoring_judge(classifiers),
                     self.splits["validation"]))
                 print(f"  validation {variant_name(w, batch_norm)}: "
                       + ", ".join(f"{d} {v:.4f}" for d, v in
@@ -175,7 +225,10 @@ class Runner:
         test = data.load_test(self.data_dir, self.download)
         results, per_image = {}, {}
         for judge, classifiers in judges.items():
-            translated = per_image[judge] = direction_correct(translators, classifiers, test)
+            # A domain-adaptation method's own classifier is read as it is: under each judge
+            # the same numbers, paired with that judge's source-only.
+            translated = per_image[judge] = direction_correct(
+                translators, self.scoring_judge(classifiers), test)
             baseline = direction_correct(source_only_translators(test), classifiers, test)
             results[judge] = {
                 "classifier_accuracy": {domain: accuracy(classifiers[domain], *test[domain])
@@ -200,11 +253,14 @@ class Runner:
         return judges, validation_accuracy
 
     def ship(self, out_dir: Path, seed: int, paths: dict, classifiers: dict) -> None:
-        """The seed's two translator models and its two classifiers (for translate's predicted
-        labels) as standalone files in ``out_dir/models/seed<N>/``."""
+        """The seed's two translator models (a domain-adaptation method: its two adapted
+        classifiers, ``adapted_<domain>_classifier.keras``) and its two classifiers (for
+        translate's predicted labels) as standalone files in ``out_dir/models/seed<N>/``."""
         models = Path(out_dir) / "models" / f"seed{seed}"
         for direction, path in paths.items():
-            save_shipped(path, models / f"{direction}.keras")
+            name = (f"adapted_{SOURCE_AND_TARGET[direction][0]}_classifier"
+                    if self.output == "classifier" else direction)
+            save_shipped(path, models / f"{name}.keras")
         for domain, classifier in classifiers.items():
             save_shipped(classifier, models / f"{domain}_classifier.keras")
 
@@ -218,31 +274,31 @@ class Runner:
         classifiers = judges["augmented"]
         timings["classifiers"] = round(time.time() - start, 1)
 
-        start, before = time.time(), _completed_steps(self.run_dir(seed))
+        start, before = time.time(), sum(map(_completed_steps, self.run_dirs(seed)))
         # Monitored under Table 2's judge (the plain one; docs/evaluation.md).
-        model = self.train(seed, judges.get("plain", classifiers))
+        models = self.train_all(seed, judges.get("plain", classifiers))
+        model = models[DIRECTIONS[0]]
         timings["training"] = round(time.time() - start, 1)
-        trained = model.step - before
+        trained = sum(m.step for m in {id(m): m for m in models.values()}.values()) - before
 
         start = time.time()
         print(f"Validation study (seed {seed}, final step {model.step}):", flush=True)
-        study = self.validation_study(model, classifiers)
+        study = self.validation_study(models, classifiers)
         evaluated = {"weights": self.config.eval.weights, "batch_norm": self.config.eval.batch_norm}
-        paths = self.prepared_translators(model, **evaluated)
+        paths = self.prepared_translators(models, **evaluated)
         # Shipped before scoring: "batch" scoring runs the copies in training mode, which
         # moves their BatchNorm statistics.
         self.ship(out_dir, seed, paths, classifiers)
         scored = {d: scoring_function(p, evaluated["batch_norm"]) for d, p in paths.items()}
         test_results, test_per_image, test = self.test_evaluation(scored, judges)
-        validation_per_image = {name: direction_correct(scored, judge, self.splits["validation"])
+        validation_per_image = {name: direction_correct(scored, self.scoring_judge(judge),
+                                                        self.splits["validation"])
                                 for name, judge in judges.items()}
         timings["evaluation"] = round(time.time() - start, 1)
 
         save_per_image(out_dir / f"correct_seed{seed}.npz",
                        {"validation": validation_per_image, "test": test_per_image})
-        for name in ("losses", "monitor"):
-            write_atomically(out_dir / f"{name}_seed{seed}.csv",
-                             (self.run_dir(seed) / f"{name}.csv").read_bytes())
+        self.copy_logs(seed, out_dir)
         result = self.seed_record(seed, model, evaluated, test_results, {
             "classifier_accuracy": classifier_validation,
             "source_only": evaluate_source_only(classifiers, self.splits["validation"]),
@@ -251,28 +307,62 @@ class Runner:
         write_atomically(seed_file(out_dir, seed), json.dumps(result, indent=2) + "\n")
         return SeedRun(result, model, classifiers, test, scored)
 
+    def copy_logs(self, seed: int, out_dir: Path) -> None:
+        """The seed's loss log and monitor beside its results: ``losses_seed<N>.csv`` and
+        ``monitor_seed<N>.csv``; a domain-adaptation method's two trainings log their losses
+        apart (``losses_seed<N>_labelled_<domain>.csv``) and share one monitor file."""
+        if self.output != "classifier":
+            for name in ("losses", "monitor"):
+                write_atomically(out_dir / f"{name}_seed{seed}.csv",
+                                 (self.run_dir(seed) / f"{name}.csv").read_bytes())
+            return
+        rows: dict[str, dict] = {}
+        for direction, domain in self.labelled_domains().items():
+            run_dir = self.run_dir(seed, direction)
+            write_atomically(out_dir / f"losses_seed{seed}_labelled_{domain}.csv",
+                             (run_dir / "losses.csv").read_bytes())
+            with (run_dir / "monitor.csv").open(newline="") as f:
+                for row in csv.DictReader(f):
+                    rows.setdefault(row.pop("step"), {}).update(row)
+        columns = [f"{d}{suffix}" for suffix in ("", "_ema") for d in DIRECTIONS
+                   if any(f"{d}{suffix}" in row for row in rows.values())]
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(["step", *columns])
+        for step, row in rows.items():
+            writer.writerow([step, *(row.get(c, "") for c in columns)])
+        write_atomically(out_dir / f"monitor_seed{seed}.csv", text.getvalue().encode())
+
     def seed_record(self, seed: int, model, evaluated: dict, test_results: dict,
                     validation: dict, timings: dict, trained: int, pairs: int = 0) -> dict:
         """``seed<N>.json``: the numbers, the precision, the timing and the provenance."""
         seconds_per_step = round(timings["training"] / trained, 4) if trained else None
-        pretraining = self.run_dir(seed) / "pretraining.json"
+        run_dir = self.run_dirs(seed)[0]
+        pretraining = {d: Path(self.run_dir(seed, d)) / "pretraining.json"
+                       for d in self.labelled_domains()}
+        pretraining = {d: json.loads(p.read_text()) for d, p in pretraining.items() if p.is_file()}
+        if None in pretraining:
+            pretraining = pretraining[None]
         translator_labels = ("training labels (fit part), to pre-train the method's fixed "
                              "parts" if model.USES_LABELS else "none")
+        if self.output == "classifier":
+            translator_labels = ("the training labels (fit part) of the Table 2 row's labelled "
+                                 "domain only (USPS->MNIST: MNIST; MNIST->USPS: USPS)")
         return {
             "seed": seed,
             "preset": self.config.preset,
             "method": self.config.method,
+            "output": self.output,
             "step": model.step,
             "evaluated": variant_name(**evaluated),
             # What the objective actually weighed each term by (its config section, mapped).
             "term_weights": model.used_term_weights(),
             "test": test_results,
             "validation": validation,
-            "precision": recorded_precision(self.run_dir(seed)).to_dict(),
+            "precision": recorded_precision(run_dir).to_dict(),
             "timing": {"seconds_per_step": seconds_per_step, "steps_trained": trained,
                        "wall_seconds": timings, "classifier_pairs_trained": pairs},
-            **({"pretraining": json.loads(pretraining.read_text())}
-               if pretraining.is_file() else {}),
+            **({"pretraining": pretraining} if pretraining else {}),
             "provenance": {
                 "command": self.command,
                 "config": self.config.to_dict(),

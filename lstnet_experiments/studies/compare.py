@@ -38,6 +38,7 @@ from lstnet_tf.method_specs import METHODS
 # stays on them, so that what qualified does not change after the fact.
 QUALIFYING_GAP, QUALIFYING_P, QUALIFYING_JUDGE = 0.01, 0.01, "augmented"
 FIGURE_IMAGES = 12
+OUTPUTS = {"translator": "translator + judge", "classifier": "own classifier"}
 
 
 def parse_args(argv=None):
@@ -103,6 +104,7 @@ def build(args) -> dict:
                 values = [r["test"][judge]["translator"][direction] for r in seeds.values()]
                 row = {
                     "method": method, "direction": direction, "judge": judge,
+                    "output": METHODS[method].output,
                     "n": len(values), "mean": statistics.fmean(values),
                     "std": statistics.stdev(values) if len(values) > 1 else None,
                     "per_seed": {str(s): v for s, v in zip(seeds, values)},
@@ -165,7 +167,11 @@ def markdown(report: dict) -> str:
         "the same seed-keyed judges on the same images. Test accuracy: mean ± sample std over "
         "n seeds. Against LSTNet: the method's seed paired with LSTNet's same seed, image by "
         "image, exact McNemar test; + images only the method gets right, − only LSTNet. "
-        "Source-only p: the seed files' McNemar test against the resized source images.", "",
+        "Source-only p: the seed files' McNemar test against the resized source images. "
+        "Output: a *translator* is scored by the judge; a domain-adaptation method (*own "
+        "classifier*) trains with the labels of the domain the row's judge knows and is "
+        "scored by its own classifier of the other domain on the same images (the same "
+        "numbers under both judges; only source-only and the pairing change).", "",
         f"Command: `{report['command']}` at git `{report['git_commit']}`. Directories: "
         + ", ".join(f"{m} `{d}`" for m, d in report["directories"].items()) + ".", "",
     ]
@@ -174,14 +180,15 @@ def markdown(report: dict) -> str:
         if not rows:
             continue
         lines += [f"## {description}", "",
-                  "| method | direction | test accuracy | n | per seed | against LSTNet, "
+                  "| method | output | direction | test accuracy | n | per seed | against LSTNet, "
                   "validation | against LSTNet, test | source-only | source-only p per seed "
                   "| same judges |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for row in rows:
             same = row["same_judges"]
             lines.append(
-                f"| {row['method']} | {DIRECTION_LABELS[row['direction']]} | {_spread(row)} | "
+                f"| {row['method']} | {OUTPUTS[row.get('output', 'translator')]} | "
+                f"{DIRECTION_LABELS[row['direction']]} | {_spread(row)} | "
                 f"{row['n']} | " + ", ".join(f"{s}: {v:.4f}" for s, v in row["per_seed"].items())
                 + f" | {_against_lstnet(row, 'validation')} | {_against_lstnet(row, 'test')} | "
                 f"{row['source_only']:.4f} | "
