@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from lstnet_tf.method_config import (PLAN_LABEL_COSTS, DeepJDOTConfig,  # noqa: F401
-                                     DTNConfig, DTNPretraining, DTNWeights, UNITWeights,
-                                     XGANWeights)
+from lstnet_tf.method_config import (PLAN_LABEL_COSTS, CoGANConfig,  # noqa: F401
+                                     DeepJDOTConfig, DTNConfig, DTNPretraining, DTNWeights,
+                                     UNITWeights, XGANWeights)
 from lstnet_tf.method_specs import METHODS, method_sections, sections_of
 from lstnet_tf.precision import PRECISIONS
 
@@ -163,6 +163,7 @@ class ExperimentConfig:
     unit: UNITWeights = field(default_factory=UNITWeights)
     xgan: XGANWeights = field(default_factory=XGANWeights)
     dtn: DTNConfig = field(default_factory=DTNConfig)
+    cogan: CoGANConfig = field(default_factory=CoGANConfig)
     deepjdot: DeepJDOTConfig = field(default_factory=DeepJDOTConfig)
 
     def to_dict(self) -> dict[str, Any]:

@@ -95,6 +95,9 @@ class LSTNet(keras.Model):
     # What a direction's scored path outputs: a translated image, read by a judge, or (a
     # domain-adaptation method trained with one domain's labels) the class logits itself.
     OUTPUT = "translator"
+    # The optimizer ("d" or "g") that keeps the weight average: the one training the scored
+    # networks.
+    AVERAGED_OPTIMIZER = "g"
 
     def __init__(self, model_config: ModelConfig | dict | None = None, dtype=None,
                  synchronized_batch_norm: bool = False, shared_layers: bool = True,
@@ -214,13 +217,17 @@ class LSTNet(keras.Model):
         return int(self.completed_steps.numpy())
 
     def weight_averages(self) -> dict:
-        """The g optimizer's moving averages of the encoder/generator weights, keyed by
-        ``id(variable)`` (the optimizer keeps them in the order of ``translator_variables``)."""
-        optimizer = getattr(self.g_optimizer, "inner_optimizer", self.g_optimizer)
+        """The moving averages of the scored networks' weights (LSTNet: the g optimizer's, of
+        the encoders/generators), keyed by ``id(variable)`` (the optimizer keeps them in the
+        order of the variables it was built on)."""
+        optimizer, variables = ((self.d_optimizer, self.discriminator_variables)
+                                if self.AVERAGED_OPTIMIZER == "d"
+                                else (self.g_optimizer, self.translator_variables))
+        optimizer = getattr(optimizer, "inner_optimizer", optimizer)
         if not optimizer.use_ema:
             raise ValueError("this model keeps no weight average: set train.ema_decay > 0")
         return {id(v): average for v, average in
-                zip(self.translator_variables, optimizer._model_variables_moving_average)}
+                zip(variables, optimizer._model_variables_moving_average)}
 
     def last_step_losses(self) -> dict[str, float]:
         return {name: float(v.numpy()) for name, v in self._last_step.items()}

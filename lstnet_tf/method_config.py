@@ -66,6 +66,16 @@ class DTNConfig:
 
 
 @dataclass(frozen=True)
+class MethodOptimizer:
+    """A method's own Adam, in place of the preset's learning rates and betas (the preset's
+    schedule shape, length, weight average and weight decay stay)."""
+
+    learning_rate: float
+    beta_1: float
+    beta_2: float = 0.999
+
+
+@dataclass(frozen=True)
 class DeepJDOTWeights:
     """The weights of DeepJDOT's objective and of its transport cost (Damodaran et al., ECCV
     2018; the official Keras code, bbdamodaran/deepJDOT ``deepjdot_svhn_mnist.py``, its only
@@ -116,6 +126,40 @@ class DeepJDOTConfig:
     """Read only by ``method: deepjdot``."""
 
     weights: DeepJDOTWeights = field(default_factory=DeepJDOTWeights)
+    # The official script's Adam (Keras 2's default betas).
+    optimizer: MethodOptimizer = field(default_factory=lambda: MethodOptimizer(1e-4, 0.9))
     batch: DeepJDOTBatch = field(default_factory=DeepJDOTBatch)
     warm_start: DeepJDOTWarmStart = field(default_factory=DeepJDOTWarmStart)
     transport: DeepJDOTTransport = field(default_factory=DeepJDOTTransport)
+
+
+@dataclass(frozen=True)
+class CoGANWeights:
+    """CoGAN's discriminator loss = adversarial (real/fake, both domains) + feature x the
+    squared distance of the two discriminators' features of a generated pair + classification
+    x the labelled domain's cross-entropy; both phases add weight_decay x 1/2 ||w||^2 (the
+    official PyTorch trainer's Adam weight_decay, an L2 term). Defaults: the official
+    ``mnist2usps_full_cogan.yaml`` and trainer (mingyuliutw/CoGAN)."""
+
+    adversarial: float = 1.0
+    feature: float = 0.01  # mse_weight
+    classification: float = 10.0  # cls_weight (the Caffe original: 0.5)
+    weight_decay: float = 5e-4
+
+
+@dataclass(frozen=True)
+class CoGANGenerator:
+    """The noise both generators start from: ``noise_dims`` standard normal numbers
+    (``latent_dims``, drawn with torch.randn in the official trainer)."""
+
+    noise_dims: int = 100
+
+
+@dataclass(frozen=True)
+class CoGANConfig:
+    """Read only by ``method: cogan``."""
+
+    weights: CoGANWeights = field(default_factory=CoGANWeights)
+    # The official trainer's Adam: lr 2e-4, betas (0.5, 0.999).
+    optimizer: MethodOptimizer = field(default_factory=lambda: MethodOptimizer(2e-4, 0.5))
+    generator: CoGANGenerator = field(default_factory=CoGANGenerator)

@@ -20,6 +20,8 @@ class MethodSpec:
     arguments: dict = field(default_factory=dict)
     # A config section whose fields are further constructor arguments ("" when none).
     arguments_section: str = ""
+    # A config section (a ``MethodOptimizer``) replacing the preset's Adam settings.
+    optimizer: str = ""
     # Fields of ``weights`` without a term in this objective: setting one is an error.
     unused_weights: tuple[str, ...] = ()
     # Config sections read only by this method (beyond ``weights``).
@@ -54,10 +56,16 @@ METHODS = {
                       sections=("dtn.pretraining",),
                       single_device_only="its pre-training of f does not run under the "
                                          "strategy"),
+    "cogan": MethodSpec("lstnet_tf.methods.cogan", "CoGAN", "cogan.weights",
+                        sections=("cogan.optimizer", "cogan.generator"),
+                        arguments_section="cogan.generator", optimizer="cogan.optimizer",
+                        single_device_only="its noise would be the same draw on every replica",
+                        output="classifier"),
     "deepjdot": MethodSpec("lstnet_tf.methods.deepjdot", "DeepJDOT", "deepjdot.weights",
-                           sections=("deepjdot.batch", "deepjdot.warm_start",
-                                     "deepjdot.transport"),
+                           sections=("deepjdot.optimizer", "deepjdot.batch",
+                                     "deepjdot.warm_start", "deepjdot.transport"),
                            arguments_section="deepjdot.transport",
+                           optimizer="deepjdot.optimizer",
                            single_device_only="its transport plan couples the whole batch",
                            output="classifier"),
 }

@@ -183,6 +183,31 @@ def build_latent_discriminator(config: ModelConfig, dtype=None) -> keras.Model:
     return keras.Model(latent, b.logit(x, "disc_latent"), name="D_latent")
 
 
+def build_head(feature_shape, units: int, name: str) -> keras.Model:
+    """A head beyond Table 1 (a related method's classifier or shared logit): the feature map
+    flattened, then a Dense layer of ``units`` logits (float32)."""
+    features = keras.Input(feature_shape, name=f"{name}_features")
+    x = layers.Flatten(name=f"{name}_flatten")(features)
+    return keras.Model(features, layers.Dense(units, dtype="float32", name=f"{name}_logits")(x),
+                       name=name)
+
+
+def build_noise_projection(config: ModelConfig, noise_dims: int, dtype=None) -> keras.Model:
+    """Noise of ``noise_dims`` numbers to a map of the latent's shape (Dense + BatchNorm +
+    LeakyReLU), for a generator that starts from noise (CoGAN) instead of an encoder."""
+    b = _Blocks(config, dtype)
+    noise = keras.Input((noise_dims,), name="noise")
+    x = layers.Dense(LATENT_SIZE * LATENT_SIZE * b.channels(LATENT_CHANNELS), name="project",
+                     dtype=dtype)(noise)
+    x = layers.Reshape(_latent_shape(config), name="project_reshape", dtype=dtype)(x)
+    x = layers.BatchNormalization(momentum=config.batch_norm_momentum,
+                                  epsilon=config.batch_norm_epsilon, name="project_bn",
+                                  dtype=dtype)(x)
+    x = layers.LeakyReLU(negative_slope=config.leaky_relu_slope, name="project_lrelu",
+                         dtype="float32")(x)
+    return keras.Model(noise, x, name="noise_projection")
+
+
 @dataclass
 class LSTNetNetworks:
     """All networks of one LSTNet; the composites reuse the very same shared-part objects.

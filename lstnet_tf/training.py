@@ -45,12 +45,17 @@ def build_model(config: ExperimentConfig, precision: str | None = None,
     reads (``config.objective_weights()``), in ``precision`` (default: ``config.train.precision``, which must then not
     be "auto"); with a ``strategy`` (``devices.distribution_strategy``), built in its scope to
     train on its replicas, BatchNorm synchronized as ``train.synchronized_batch_norm`` says."""
+    spec = METHODS[config.method]
     train = config.train
+    if spec.optimizer:  # the method's own Adam; the preset's schedule, length and average
+        own = config.section(spec.optimizer)
+        train = dataclasses.replace(train, d_learning_rate=own.learning_rate,
+                                    g_learning_rate=own.learning_rate, beta_1=own.beta_1,
+                                    beta_2=own.beta_2)
     model_class = model_class or method_class(config.method)
     precision = precision or train.precision
     if precision == "auto":
         raise ValueError("resolve 'auto' first (precision.resolve_precision / train_model)")
-    spec = METHODS[config.method]
     arguments = dict(spec.arguments)
     if spec.output == "classifier":
         if not train.labelled_domain:
@@ -62,9 +67,12 @@ def build_model(config: ExperimentConfig, precision: str | None = None,
     with strategy.scope() if strategy else contextlib.nullcontext():
         model = model_class(config.model, dtype=precision, synchronized_batch_norm=bool(
             strategy and train.synchronized_batch_norm), **arguments)
+        # The weight average is kept of the networks that are scored (LSTNet: the translators).
+        ema = {phase: train.ema_decay if phase == model.AVERAGED_OPTIMIZER else 0.0
+               for phase in ("d", "g")}
         model.compile(
-            d_optimizer=adam(train, train.d_learning_rate, "d_adam"),
-            g_optimizer=adam(train, train.g_learning_rate, "g_adam", ema_decay=train.ema_decay),
+            d_optimizer=adam(train, train.d_learning_rate, "d_adam", ema_decay=ema["d"]),
+            g_optimizer=adam(train, train.g_learning_rate, "g_adam", ema_decay=ema["g"]),
             loss_weights=config.objective_weights(),
             jit_compile=train.jit_compile,
         )

@@ -186,7 +186,8 @@ def test_the_unlabelled_domains_labels_never_enter_training():
         np.testing.assert_array_equal(a, b)
 
 
-def test_the_runner_hands_each_training_only_its_labelled_domains_labels(monkeypatch,
+@pytest.mark.parametrize("method", ["deepjdot", "cogan"])
+def test_the_runner_hands_each_training_only_its_labelled_domains_labels(method, monkeypatch,
                                                                          tmp_path):
     from lstnet_experiments.reproduction import runner as runner_module
 
@@ -199,7 +200,7 @@ def test_the_runner_hands_each_training_only_its_labelled_domains_labels(monkeyp
         seen[config.train.labelled_domain] = (labels, run_dir)
 
     monkeypatch.setattr(runner_module, "train_model", fake_train_model)
-    runner = runner_module.Runner(load_config("smoke", {"method": "deepjdot"}), tmp_path,
+    runner = runner_module.Runner(load_config("smoke", {"method": method}), tmp_path,
                                   splits=splits, command="test")
     runner.train_all(0)
     assert set(seen) == {"mnist", "usps"}

@@ -39,14 +39,14 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import layers
 
 from lstnet_tf.classifier import train_classifier
 from lstnet_tf.config import ClassifierConfig
-from lstnet_tf.directions import SOURCE_AND_TARGET
-from lstnet_tf.domains import DOMAINS, NUM_CLASSES, domain
+from lstnet_tf.domains import NUM_CLASSES
 from lstnet_tf.lstnet import LSTNet
 from lstnet_tf.method_config import DeepJDOTWeights
+from lstnet_tf.methods.adaptation import TrainedWithLabels
+from lstnet_tf.models import build_head
 
 
 def transport_plan(cost, max_iterations: int = 1_000_000):
@@ -77,35 +77,23 @@ def label_costs(labels, logits, kind: str):
     return squared_distances(tf.one_hot(labels, NUM_CLASSES), tf.nn.softmax(logits))
 
 
-def build_class_head(latent_shape, name: str = "f") -> keras.Model:
-    """f: the latent map, flattened, to 10 class logits (float32)."""
-    latent = keras.Input(latent_shape, name="latent")
-    x = layers.Flatten(name=f"{name}_flatten")(latent)
-    return keras.Model(latent, layers.Dense(NUM_CLASSES, dtype="float32", name=f"{name}_logits")(x),
-                       name=name)
-
-
 @keras.saving.register_keras_serializable(package="lstnet_tf")
-class DeepJDOT(LSTNet):
+class DeepJDOT(TrainedWithLabels, LSTNet):
     WEIGHTS = DeepJDOTWeights
     DISCRIMINATOR_TERMS = ()
     GENERATOR_TERMS = ("source_classification", "target_classification", "alignment")
-    USES_LABELS = True
-    OUTPUT = "classifier"
 
-    def __init__(self, *args, labelled_domain: str = "mnist", label_cost: str = "cross_entropy",
+    def __init__(self, *args, label_cost: str = "cross_entropy",
                  max_iterations: int = 1_000_000, latent_discriminator: bool = False, **kwargs):
         if latent_discriminator:
             raise ValueError("DeepJDOT has no discriminator: latent_discriminator must be False")
         super().__init__(*args, latent_discriminator=False, **kwargs)
-        self.labelled = domain(labelled_domain)
-        self.unlabelled = next(d for d in DOMAINS if d.name != labelled_domain)
         self.label_cost, self.max_iterations = label_cost, max_iterations
-        self.class_head = build_class_head(self.networks.enc_1.outputs[0].shape[1:])
+        self.class_head = build_head(self.networks.enc_1.outputs[0].shape[1:], NUM_CLASSES, "f")
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "labelled_domain": self.labelled.name,
-                "label_cost": self.label_cost, "max_iterations": self.max_iterations}
+        return {**super().get_config(), "label_cost": self.label_cost,
+                "max_iterations": self.max_iterations}
 
     @property
     def discriminator_variables(self):
@@ -129,11 +117,10 @@ class DeepJDOT(LSTNet):
     def stream_settings(self, config, labels: tuple | None = None) -> dict:
         """Class-balanced batches of the labelled domain, with its labels, and plain batches
         of the unlabelled one (``deepjdot.batch``)."""
-        batch, s = config.deepjdot.batch, self.labelled
+        batch = config.deepjdot.batch
         sizes = [batch.target, batch.target]
-        sizes[s.position] = batch.source_per_class * NUM_CLASSES
-        labelled = None if labels is None else (s.position, labels[s.position])
-        return {"batch_size": tuple(sizes), "labelled": labelled,
+        sizes[self.labelled.position] = batch.source_per_class * NUM_CLASSES
+        return {**super().stream_settings(config, labels), "batch_size": tuple(sizes),
                 "per_class": batch.source_per_class}
 
     def pretrain(self, config, images: tuple, labels: tuple, seed: int,
@@ -202,18 +189,9 @@ class DeepJDOT(LSTNet):
 
     # ------------------------------------------------------------ inference
 
-    @property
-    def directions(self) -> tuple[str, ...]:
-        """The one Table 2 row it adapts: the row whose images are the unlabelled domain's
-        and whose judge knows the labelled domain's labels."""
-        return tuple(d for d, pair in SOURCE_AND_TARGET.items()
-                     if pair == (self.unlabelled.name, self.labelled.name))
-
     def scored_parts(self, direction: str) -> list:
         """The unlabelled domain's classifier f o E_t: E_t*, E_s, f. ``direction`` must be
         the Table 2 row this model adapts (``directions``)."""
-        if direction not in self.directions:
-            raise ValueError(f"this DeepJDOT was trained with {self.labelled.name} labels: it "
-                             f"classifies {self.unlabelled.name} images, not {direction}")
+        self.check_direction(direction)
         n, p = self.networks, self.unlabelled.position
         return [n.private_encoders[p], n.shared_encoders[p], self.class_head]
