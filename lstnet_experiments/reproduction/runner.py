@@ -368,7 +368,8 @@ class Runner:
                 "config": self.config.to_dict(),
                 "data_split": self.data_split_description(),
                 "labels_read": "classifiers: training labels (fit part) and validation labels; "
-                               f"translators: {translator_labels}; monitor and variant study: "
+                               f"{'the method' if self.output == 'classifier' else 'translators'}"
+                               f": {translator_labels}; monitor and variant study: "
                                "validation labels of both domains; test labels: once, for the "
                                "reported numbers",
                 "environment": self.environment,
