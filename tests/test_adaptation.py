@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lstnet_experiments.reproduction import reproduce
-from lstnet_experiments.reproduction.runner import load_per_image
+from lstnet_experiments.reproduction.report import load_per_image
 
 
 def test_a_deepjdot_seed_runs_end_to_end_on_lstnets_images(tmp_path, shared_data_dir):

@@ -390,7 +390,7 @@ def test_per_image_recomputation_equals_what_the_runner_saved(smoke_run, shared_
     that saved its own, both agree image by image up to the few images that float16 storage
     of the (here untrained, so fragile) translators may move."""
     from lstnet_experiments.studies import per_image
-    from lstnet_experiments.reproduction.runner import load_per_image
+    from lstnet_experiments.reproduction.report import load_per_image
 
     out = _copy_of_out(smoke_run, tmp_path)
     saved = load_per_image(out / "correct_seed0.npz")

@@ -240,3 +240,39 @@ def width_curve(points: list[dict], path: Path) -> Path:
     axes[0].set_ylabel("validation accuracy")
     fig.suptitle("Width at the same step counts (one seed, validation)", fontsize=11)
     return _save(fig, path)
+
+
+def seed_figures(first, out: Path, seed: int, preset: str):
+    """The figures of a results directory, drawn from its lowest seed (``first``, a
+    ``runner.SeedRun``): the monitor of every seed; the translations, loss curves and latent
+    embedding of a translator method."""
+    from lstnet_tf.classifier import predict_labels
+    from lstnet_tf.evaluate import apply_in_batches
+    from lstnet_tf.directions import SOURCE_AND_TARGET
+
+    monitored = sorted(int(p.stem[len("monitor_seed"):]) for p in out.glob("monitor_seed*.csv"))
+    monitor_figure(out, f"Translated validation-subset accuracy ({preset}, seeds "
+                              f"{monitored})")
+    model, classifiers, test, translators = (first.model, first.classifiers, first.test,
+                                             first.translators)
+    if model.OUTPUT == "classifier":  # no translations, no shared latent to draw
+        return
+    n = 12
+    for direction, translate in translators.items():
+        source, target = SOURCE_AND_TARGET[direction]
+        x, y = test[source]
+        back = translators["mnist_to_usps" if direction == "usps_to_mnist" else "usps_to_mnist"]
+        translated = apply_in_batches(translate, x[:n])
+        translation_grid(
+            x[:n], translated, apply_in_batches(back, translated),
+            predict_labels(classifiers[target], translated), y[:n],
+            f"{source.upper()} → {target.upper()} ({preset}, seed {seed}, first {n} test images)",
+            out / f"translations_{direction}.png")
+    loss_curves(out / f"losses_seed{seed}.csv", out / "losses.png",
+                      f"LSTNet losses ({preset}, seed {seed})")
+    k = 1000
+    (x1, y1), (x2, y2) = test["mnist"], test["usps"]
+    latent_embedding(apply_in_batches(model.encode_1, x1[:k]),
+                           apply_in_batches(model.encode_2, x2[:k]), y1[:k], y2[:k],
+                           out / "latent_embedding.png",
+                           f"PCA of latent codes, {k} test images per domain ({preset}, seed {seed})")

@@ -14,6 +14,8 @@ import json
 import statistics
 from pathlib import Path
 
+import numpy as np
+
 from lstnet_tf.config import flat_settings, settings_that_differ, with_defaults
 from lstnet_tf.console import UserFacingError
 from lstnet_tf.files import write_atomically
@@ -83,6 +85,27 @@ def upgraded(result: dict) -> dict:
                     paired[new] = paired.pop(old)
     result.setdefault("term_weights", None)
     return result
+
+
+def save_per_image(path: Path, correct: dict) -> None:
+    """``correct[split][judge][direction]`` (one bool per image, in the split's order) as
+    ``split/judge/direction`` arrays of an .npz file: what paired tests between methods read."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{f"{split}/{judge}/{direction}": np.asarray(values, bool)
+                                   for split, judges in correct.items()
+                                   for judge, directions in judges.items()
+                                   for direction, values in directions.items()})
+    write_atomically(path, buffer.getvalue())
+
+
+def load_per_image(path: Path) -> dict:
+    """The inverse of ``save_per_image``."""
+    correct: dict = {}
+    with np.load(path) as arrays:
+        for key in arrays.files:
+            split, judge, direction = key.split("/")
+            correct.setdefault(split, {}).setdefault(judge, {})[direction] = arrays[key]
+    return correct
 
 
 def read_seed_results(out_dir: Path) -> dict[int, dict]:

@@ -3,6 +3,7 @@
     python reproduce.py --all                      # train seed 0 into my_results/<preset>/
     python reproduce.py --all --preset cpu --seeds 0 1 2 --out results/cpu   # the committed table
     python reproduce.py --all --preset cpu --method unit --out results/methods/unit
+    python reproduce.py --all --preset cpu --methods cogan unit deepjdot lstnet --out results   # Table 2, every column
     python reproduce.py --summary --preset paper   # Table 1 networks, keras summaries (instead of --all)
     python reproduce.py --experiment vae-transfer  # latent VAE transfer (own flags: --help)
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import os
 import re
 import sys
@@ -63,6 +63,13 @@ def parse_args(argv=None):
                         help="the objective trained over the Table 1 networks: lstnet (the "
                              "paper), an ablation or a related method (README, 'Compared on "
                              "equal terms'); default: lstnet")
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=None,
+                        metavar="METHOD",
+                        help="with --all: each of these methods in turn (e.g. cogan unit "
+                             "deepjdot lstnet), --out being a results root: lstnet's seeds go "
+                             "to OUT/<preset>, another's to OUT/methods/<method>; then "
+                             "OUT/table2/ with every column measured (default OUT: "
+                             f"{DEFAULT_OUT})")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
                         help="one LSTNet run (and classifier pair) per seed; several seeds give "
                              "mean ± std (default: 0)")
@@ -113,6 +120,10 @@ def parse_args(argv=None):
                              "(automatic when the output is not a terminal)")
     args = parser.parse_args(argv)
 
+    if args.methods and args.method != "lstnet":
+        parser.error("--method and --methods exclude each other: list every method in --methods")
+    if args.methods and not args.all:
+        parser.error("--methods goes with --all")
     if len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
         parser.error(f"--seeds must be distinct non-negative integers, got {args.seeds}")
     if args.steps is not None and args.steps < 1:
@@ -173,10 +184,19 @@ def parse_args(argv=None):
     args.overridden += [f"{field}={value}" for field, value in settings.items()]
     try:
         args.config = load_config(args.preset, nested_overrides(settings, overrides))
+        args.configs = {method: load_config(args.preset, nested_overrides(
+                            settings, {**overrides, "method": method}))
+                        for method in args.methods or ()}
     except ConfigError as error:
         parser.error(_in_flag_terms(str(error)))
-    if args.all:
-        _check_out(parser, args)
+    if args.methods:
+        from lstnet_experiments.reproduction.table2 import results_directory
+
+        args.root = args.out or DEFAULT_OUT
+        for method, config in args.configs.items():
+            _check_out(parser, config, results_directory(args.root, args.preset, method))
+    elif args.all:
+        _check_out(parser, args.config, args.out)
     _check_devices(parser, args.config.train.devices)
     return args
 
@@ -201,16 +221,16 @@ def _default_out(config) -> Path:
                           else f"{config.preset}_{config.method}")
 
 
-def _check_out(parser, args) -> None:
+def _check_out(parser, config, out: Path | None) -> None:
     """Seed files of another configuration in --out are a usage error, named setting by
     setting, before anything runs (they are never mixed or overwritten)."""
     import json
 
     from lstnet_experiments.reproduction.report import ResultsError, check_compatible
 
-    out = args.out or _default_out(args.config)
+    out = out or _default_out(config)
     try:
-        check_compatible(out, json.loads(json.dumps(args.config.to_dict())))
+        check_compatible(out, json.loads(json.dumps(config.to_dict())))
     except ResultsError as error:
         parser.error(_in_flag_terms(str(error)))
 
@@ -257,7 +277,9 @@ def _phase(timings: dict, name: str):
 def run_all(args) -> int:
     import json
 
+    from lstnet_experiments.reproduction.plots import seed_figures
     from lstnet_experiments.reproduction.report import check_compatible, write_table2
+    from lstnet_experiments.reproduction.run_time import run_estimate
     from lstnet_experiments.reproduction.runner import Runner
 
     config = args.config
@@ -303,7 +325,7 @@ def run_all(args) -> int:
         with _phase(timings, "load data (training and validation splits)"):
             for split, domains in runner.splits.items():
                 print(f"{split}: " + ", ".join(f"{d} {x.shape}" for d, (x, _) in domains.items()))
-        print(time_estimate(config, seeds, runner), flush=True)
+        print(run_estimate(config, seeds, runner), flush=True)
 
     for seed in seeds:
         with _phase(timings, f"seed {seed}"):
@@ -317,7 +339,7 @@ def run_all(args) -> int:
         # replaces them; drawn right after it, so that an interrupted run leaves them.
         if seed == min(done | set(seeds)):
             with _phase(timings, "figures"):
-                _write_figures(finished, out, seed, config.preset)
+                seed_figures(finished, out, seed, config.preset)
         write_table2(out)
     write_table2(out)  # also when every requested seed was already there
     total = time.time() - started
@@ -325,69 +347,6 @@ def run_all(args) -> int:
           f"{total / 60:.1f} min):")
     print((out / "table2.md").read_text().split("## Provenance")[0])
     return 0
-
-
-def time_estimate(config, seeds: list[int], runner, env: dict | None = None) -> str:
-    """The whole run's estimate (``run_time``), in the precision the first seed trains in,
-    decided now as training would (written to its run directory's ``precision.json``, after
-    timing a throw-away model in each candidate for ``auto`` on a bfloat16 CPU), and calibrated
-    to this machine by its own step in that precision: ``auto``'s timing, else a few steps
-    timed now."""
-    from lstnet_experiments.reproduction.run_time import estimate
-    from lstnet_tf.files import machine
-    from lstnet_tf.run_record import decide_precision
-    from lstnet_tf.training import measure_seconds_per_step
-
-    first = next(iter(runner.labelled_domains()))  # the first training of a seed
-    config = runner.training_config(first)
-    run_dir = runner.run_dir(seeds[0], first)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    time_step = functools.partial(measure_seconds_per_step, config)
-    choice = decide_precision(config, run_dir, time_step)
-    step_here = (choice.seconds_per_step.get(choice.precision)
-                 or (lambda: time_step(choice.precision)))
-    # A domain-adaptation method trains once per Table 2 row: two trainings a seed.
-    trainings = len(seeds) * len(runner.labelled_domains())
-    found = estimate(config, trainings, runner.pairs_to_train(seeds), choice.precision,
-                     env or machine(), step_here=step_here)
-    if found is None:
-        return (f"No committed benchmark for width {config.model.width:g} in "
-                f"{choice.precision}: run time unknown (docs/speed.md).")
-    return found.text()
-
-
-def _write_figures(first, out: Path, seed: int, preset: str):
-    from lstnet_experiments.reproduction import plots
-    from lstnet_tf.classifier import predict_labels
-    from lstnet_tf.evaluate import apply_in_batches
-    from lstnet_tf.directions import SOURCE_AND_TARGET
-
-    monitored = sorted(int(p.stem[len("monitor_seed"):]) for p in out.glob("monitor_seed*.csv"))
-    plots.monitor_figure(out, f"Translated validation-subset accuracy ({preset}, seeds "
-                              f"{monitored})")
-    model, classifiers, test, translators = (first.model, first.classifiers, first.test,
-                                             first.translators)
-    if model.OUTPUT == "classifier":  # no translations, no shared latent to draw
-        return
-    n = 12
-    for direction, translate in translators.items():
-        source, target = SOURCE_AND_TARGET[direction]
-        x, y = test[source]
-        back = translators["mnist_to_usps" if direction == "usps_to_mnist" else "usps_to_mnist"]
-        translated = apply_in_batches(translate, x[:n])
-        plots.translation_grid(
-            x[:n], translated, apply_in_batches(back, translated),
-            predict_labels(classifiers[target], translated), y[:n],
-            f"{source.upper()} → {target.upper()} ({preset}, seed {seed}, first {n} test images)",
-            out / f"translations_{direction}.png")
-    plots.loss_curves(out / f"losses_seed{seed}.csv", out / "losses.png",
-                      f"LSTNet losses ({preset}, seed {seed})")
-    k = 1000
-    (x1, y1), (x2, y2) = test["mnist"], test["usps"]
-    plots.latent_embedding(apply_in_batches(model.encode_1, x1[:k]),
-                           apply_in_batches(model.encode_2, x2[:k]), y1[:k], y2[:k],
-                           out / "latent_embedding.png",
-                           f"PCA of latent codes, {k} test images per domain ({preset}, seed {seed})")
 
 
 def main(argv=None) -> int:
@@ -409,7 +368,24 @@ def main(argv=None) -> int:
         return 0
     from lstnet_tf.console import run_reporting_errors
 
+    if args.methods:
+        return run_reporting_errors(lambda: run_methods(args))
     return run_reporting_errors(lambda: run_all(args))
+
+
+def run_methods(args) -> int:
+    """``--all --methods``: each method's seeds into its directory of the results root, then
+    Table 2 with every column measured."""
+    from lstnet_experiments.reproduction import table2
+
+    for method, config in args.configs.items():
+        print(f"\n######## method {method} ########", flush=True)
+        run_all(argparse.Namespace(**{**vars(args), "config": config, "out":
+                                      table2.results_directory(args.root, args.preset, method)}))
+    written = table2.write(args.root, args.preset)
+    print(f"\nTable 2 with every measured column ({args.preset}):")
+    print(written[0].read_text())
+    return 0
 
 
 if __name__ == "__main__":

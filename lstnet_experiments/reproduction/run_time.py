@@ -25,6 +25,8 @@ evaluation scale by this machine's timed step over theirs.
 
 from __future__ import annotations
 
+import functools
+
 import json
 import math
 import statistics
@@ -200,3 +202,31 @@ def estimate(config, seeds: int, pairs_to_train: int, precision: str, env: dict,
 def _ratio(own: dict, theirs: dict, width: float, precision: str) -> float:
     mine, other = step_seconds(own, width, precision), step_seconds(theirs, width, precision)
     return mine / other if mine and other and not math.isclose(other, 0) else 1.0
+
+
+def run_estimate(config, seeds: list[int], runner, env: dict | None = None) -> str:
+    """The whole run's estimate (``run_time``), in the precision the first seed trains in,
+    decided now as training would (written to its run directory's ``precision.json``, after
+    timing a throw-away model in each candidate for ``auto`` on a bfloat16 CPU), and calibrated
+    to this machine by its own step in that precision: ``auto``'s timing, else a few steps
+    timed now."""
+    from lstnet_tf.files import machine
+    from lstnet_tf.run_record import decide_precision
+    from lstnet_tf.training import measure_seconds_per_step
+
+    first = next(iter(runner.labelled_domains()))  # the first training of a seed
+    config = runner.training_config(first)
+    run_dir = runner.run_dir(seeds[0], first)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    time_step = functools.partial(measure_seconds_per_step, config)
+    choice = decide_precision(config, run_dir, time_step)
+    step_here = (choice.seconds_per_step.get(choice.precision)
+                 or (lambda: time_step(choice.precision)))
+    # A domain-adaptation method trains once per Table 2 row: two trainings a seed.
+    trainings = len(seeds) * len(runner.labelled_domains())
+    found = estimate(config, trainings, runner.pairs_to_train(seeds), choice.precision,
+                     env or machine(), step_here=step_here)
+    if found is None:
+        return (f"No committed benchmark for width {config.model.width:g} in "
+                f"{choice.precision}: run time unknown (docs/speed.md).")
+    return found.text()

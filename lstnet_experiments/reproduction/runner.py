@@ -31,7 +31,7 @@ from lstnet_tf.method_specs import METHODS
 from lstnet_tf.run_record import recorded_precision
 from lstnet_tf.shipped_models import save_shipped
 from lstnet_tf.training import train_model
-from lstnet_experiments.reproduction.report import seed_file
+from lstnet_experiments.reproduction.report import save_per_image, seed_file
 
 
 def variant_name(weights: str, batch_norm: str) -> str:
@@ -388,27 +388,6 @@ class SeedRun:
     classifiers: dict
     test: dict
     translators: dict
-
-
-def save_per_image(path: Path, correct: dict) -> None:
-    """``correct[split][judge][direction]`` (one bool per image, in the split's order) as
-    ``split/judge/direction`` arrays of an .npz file: what paired tests between methods read."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{f"{split}/{judge}/{direction}": np.asarray(values, bool)
-                                   for split, judges in correct.items()
-                                   for judge, directions in judges.items()
-                                   for direction, values in directions.items()})
-    write_atomically(path, buffer.getvalue())
-
-
-def load_per_image(path: Path) -> dict:
-    """The inverse of ``save_per_image``."""
-    correct: dict = {}
-    with np.load(path) as arrays:
-        for key in arrays.files:
-            split, judge, direction = key.split("/")
-            correct.setdefault(split, {}).setdefault(judge, {})[direction] = arrays[key]
-    return correct
 
 
 def _paired_test(translator_correct: np.ndarray, source_only_correct: np.ndarray) -> dict:

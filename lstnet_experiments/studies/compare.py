@@ -74,7 +74,7 @@ def parse_args(argv=None):
 
 
 def per_image(directory: Path, seed: int) -> dict | None:
-    from lstnet_experiments.reproduction.runner import load_per_image
+    from lstnet_experiments.reproduction.report import load_per_image
 
     path = Path(directory) / f"correct_seed{seed}.npz"
     return load_per_image(path) if path.is_file() else None

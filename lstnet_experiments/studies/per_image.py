@@ -57,7 +57,8 @@ def parse_args(argv=None):
 
 
 def run(args) -> int:
-    from lstnet_experiments.reproduction.runner import Runner, save_per_image
+    from lstnet_experiments.reproduction.report import save_per_image
+    from lstnet_experiments.reproduction.runner import Runner
     from lstnet_tf import data
     from lstnet_tf.evaluate import accuracies, direction_correct
     from lstnet_tf.files import environment, write_atomically
