@@ -14,6 +14,7 @@ import numpy as np
 from scipy import stats
 
 from lstnet_tf.classifier import predict_labels
+from lstnet_tf.inference import model_path
 from lstnet_tf.pipeline import test_images_resized
 from lstnet_tf.directions import DIRECTION_LABELS, DIRECTIONS, SOURCE_AND_TARGET  # noqa: F401
 
@@ -80,7 +81,7 @@ def evaluate_model(model, classifiers: dict, sets: dict, limit: int | None = Non
     statistics; a model that outputs class logits is read by itself."""
     if model.OUTPUT == "classifier":
         return accuracies(direction_correct(
-            {d: model.scoring_path(d) for d in model.directions}, OWN_OUTPUT, sets, limit))
+            {d: model_path(model, d) for d in model.directions}, OWN_OUTPUT, sets, limit))
     return accuracies(direction_correct(lstnet_translators(model), classifiers, sets, limit))
 
 

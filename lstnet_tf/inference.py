@@ -33,6 +33,18 @@ def path_parts(networks, direction: str) -> list[keras.Model]:
             networks.shared_generators[target], networks.private_generators[target]]
 
 
+def model_path(model, direction: str) -> Callable:
+    """``direction``'s scored path of the trained ``model`` itself (its ``scored_parts``, no
+    copy) as one function, BatchNorm in inference mode."""
+    parts = model.scored_parts(direction)
+
+    def path(images):
+        for part in parts:
+            images = part(images, training=False)
+        return images
+    return path
+
+
 def translator(model, direction: str, weights: str = "raw") -> keras.Model:
     """A standalone copy of ``direction``'s path of the LSTNet ``model``.
 

@@ -376,16 +376,6 @@ class LSTNet(keras.Model):
         """The Table 2 rows this model is scored on (LSTNet: both)."""
         return DIRECTIONS
 
-    def scoring_path(self, direction: str):
-        """``direction``'s scored path as one function, BatchNorm in inference mode."""
-        parts = self.scored_parts(direction)
-
-        def path(images):
-            for part in parts:
-                images = part(images, training=False)
-            return images
-        return path
-
     def scored_parts(self, direction: str) -> list:
         """The networks of ``direction``'s scored path, in the order they are applied
         (``inference.translator`` copies them): E_source*, E_s, G_s, G_target*."""
