@@ -28,7 +28,7 @@ from lstnet_tf.callbacks import CheckpointAndMonitor, StepLogger
 from lstnet_tf.checkpoints import CheckpointStore, ResumeError
 from lstnet_tf.config import ExperimentConfig
 from lstnet_tf.devices import describe as describe_devices, distribution_strategy
-from lstnet_tf.domains import MNIST, USPS
+from lstnet_tf.domains import MNIST, NUM_CLASSES, USPS
 from lstnet_tf.files import write_atomically
 from lstnet_tf.lstnet import LSTNet
 from lstnet_tf.methods import METHODS, method_class
@@ -96,9 +96,8 @@ def measure_seconds_per_step(config: ExperimentConfig, precision: str, steps: in
     sizes = (sizes, sizes) if isinstance(sizes, int) else sizes
     batch = tuple(rng.uniform(-1, 1, (n, d.image_size, d.image_size, 1)).astype("float32")
                   for n, d in zip(sizes, (MNIST, USPS)))
-    if "labelled" in stream:  # random labels, a class-balanced batch's size
-        position = model.labelled.position
-        batch += (rng.integers(0, 10, sizes[position]).astype("int32"),)
+    if "labelled" in stream:  # random labels beside the labelled domain's batch
+        batch += (rng.integers(0, NUM_CLASSES, sizes[model.labelled.position]).astype("int32"),)
     clock = _BatchClock()
     model.fit(tf.data.Dataset.from_tensors(batch).repeat(), steps_per_epoch=warmup + steps,
               epochs=1, verbose=0, shuffle=False, callbacks=[clock])
@@ -113,9 +112,10 @@ def train_model(config: ExperimentConfig, images: tuple[np.ndarray, np.ndarray],
 
     ``images`` are the (MNIST, USPS) training images; the paired stream is built from them,
     ``config.train`` and ``seed``, positioned at the step the run resumes from. ``labels``
-    (the same order) reach only a method that pre-trains on them (``USES_LABELS``); a fresh
-    run calls the method's ``pretrain`` first and records what it returns in
-    ``pretraining.json``. ``monitor(model) -> {name: value}`` runs at every checkpoint.
+    (the same order; None for a domain whose labels training must not see) reach only a
+    method that uses them (``USES_LABELS``): its ``pretrain``, which a fresh run calls first
+    and whose record goes to ``pretraining.json``, and the stream, as its ``stream_settings``
+    say (a domain-adaptation method: the labelled domain's labels beside its batch). ``monitor(model) -> {name: value}`` runs at every checkpoint.
 
     Writes ``config.json`` and ``precision.json`` in ``run_dir`` first (``run_record``); the
     model is built in the recorded precision (``model.precision``; why it was chosen:
