@@ -75,3 +75,21 @@ def test_methods_flag_places_each_method_under_the_root(tmp_path):
     assert args.configs["cogan"].method == "cogan" and args.configs["lstnet"].method == "lstnet"
     assert table2.results_directory(args.root, "smoke", "cogan") == tmp_path / "methods" / "cogan"
     assert table2.results_directory(args.root, "smoke", "lstnet") == tmp_path / "smoke"
+
+
+def test_methods_run_one_after_the_other_then_the_table_is_written(tmp_path, monkeypatch):
+    ran = []
+    monkeypatch.setattr(reproduce, "run_all",
+                        lambda args: ran.append((args.config.method, args.out)) or 0)
+
+    def fake_write(root, preset):
+        path = tmp_path / "table2.md"
+        path.write_text(f"{root} {preset}")
+        return [path]
+
+    monkeypatch.setattr(table2, "write", fake_write)
+    args = reproduce.parse_args(["--all", "--methods", "unit", "lstnet", "--preset", "smoke",
+                                 "--out", str(tmp_path)])
+    assert reproduce.run_methods(args) == 0
+    assert ran == [("unit", tmp_path / "methods" / "unit"), ("lstnet", tmp_path / "smoke")]
+    assert (tmp_path / "table2.md").read_text() == f"{tmp_path} smoke"
