@@ -21,7 +21,7 @@ def write_atomically(path: Path, data: str | bytes) -> None:
     os.replace(tmp, path)
 
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]  # the checkout (lstnet_tf/..)
 NOT_A_CHECKOUT = "unknown (not a git checkout)"
 # What of the working tree is the experiments' code (``code_state`` lists its changes).
 CODE_PATHS = ("lstnet_tf", "lstnet_experiments", "reproduce.py", "tests")

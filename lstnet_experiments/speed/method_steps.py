@@ -40,6 +40,7 @@ def parse_args(argv=None):
 
 
 def run(args) -> int:
+    from lstnet_experiments.speed.bench import machine_slug
     from lstnet_tf.config import load_config
     from lstnet_tf.files import environment, write_atomically
     from lstnet_tf.method_specs import METHODS
@@ -73,8 +74,7 @@ def run(args) -> int:
         "per Table 2 row); classifiers and evaluation come on top.", "",
         "| method | precision | s/step | training min per seed |", "| --- | --- | --- | --- |",
         *(f"| `{m}` | {p} | {s:.3f} | {minutes:.0f} |" for m, p, s, minutes in rows), ""]
-    out = args.out or ROOT / "results" / "benchmarks" / (
-        "method_steps_" + "".join(c if c.isalnum() else "-" for c in machine.lower())[:40] + ".md")
+    out = args.out or ROOT / "results" / "benchmarks" / f"method_steps_{machine_slug(env)}.md"
     write_atomically(out, "\n".join(lines))
     print("wrote", out)
     return 0
