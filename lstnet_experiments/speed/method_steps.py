@@ -74,7 +74,8 @@ def run(args) -> int:
         "per Table 2 row); classifiers and evaluation come on top.", "",
         "| method | precision | s/step | training min per seed |", "| --- | --- | --- | --- |",
         *(f"| `{m}` | {p} | {s:.3f} | {minutes:.0f} |" for m, p, s, minutes in rows), ""]
-    out = args.out or ROOT / "results" / "benchmarks" / f"method_steps_{machine_slug(env)}.md"
+    out = args.out or ROOT / "results" / "benchmarks" / (
+        f"method_steps_{machine_slug(env)}{'-amx' if 'amx_bf16' in env['cpu_flags'] else ''}.md")
     write_atomically(out, "\n".join(lines))
     print("wrote", out)
     return 0
