@@ -16,6 +16,7 @@ import os
 import struct
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -250,21 +251,29 @@ def test_smoke_training_logs(smoke_run, smoke_yaml):
             assert 0.0 <= float(record[column]) <= 1.0
 
 
-def test_a_later_seed_adds_to_the_table_and_reads_the_test_set_once(smoke_run, shared_data_dir,
-                                                                      tmp_path):
-    """A second seed run into a copy of the --out: the test sets are read once, after training
-    (a guard fails any earlier read), and Table 2 then aggregates both seed files."""
+@dataclass
+class LaterSeed:
+    out: Path
+    figures_before: dict
+    trained: list
+    test_reads: list
+
+
+@pytest.fixture(scope="module")
+def later_seed(smoke_run, shared_data_dir, tmp_path_factory, reproduce) -> LaterSeed:
+    """`reproduce.py --all --seeds 1` into a copy of the smoke run's --out (its work
+    directory, so the judges are cached): the steps trained, the test sets read (a guard fails
+    any read before training finished) and the figures as they were before."""
     import shutil
 
-    from lstnet_experiments.reproduction import report, runner as runner_module
+    from lstnet_experiments.reproduction import runner as runner_module
     from lstnet_tf import data
 
-    out = tmp_path / "out"
+    out = tmp_path_factory.mktemp("later_seed") / "out"
     shutil.copytree(smoke_run.out, out)
-    runner = runner_module.Runner(load_config("smoke"), smoke_run.work, shared_data_dir,
-                                  download=False, verbose=0)
+    before = {name: (out / name).read_bytes() for name in FIGURES}
     trained, test_reads = [], []
-    real_train, real_mnist, real_usps = runner.train, data.load_mnist, data.load_usps
+    real_train, real_mnist, real_usps = runner_module.Runner.train, data.load_mnist, data.load_usps
 
     def guarded(load):
         def read(split, *args, **kwargs):
@@ -274,19 +283,28 @@ def test_a_later_seed_adds_to_the_table_and_reads_the_test_set_once(smoke_run, s
             return load(split, *args, **kwargs)
         return read
 
-    def train(*args, **kwargs):
-        model = real_train(*args, **kwargs)
+    def train(self, *args, **kwargs):
+        model = real_train(self, *args, **kwargs)
         trained.append(model.step)
         return model
 
+    args = reproduce.parse_args(["--all", "--preset", "smoke", "--seeds", "1", "--out", str(out),
+                                 "--work-dir", str(smoke_run.work), "--data-dir",
+                                 str(shared_data_dir), "--quiet"])
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(data, "load_mnist", guarded(real_mnist))
         patch.setattr(data, "load_usps", guarded(real_usps))
-        patch.setattr(runner, "train", train)
-        runner.run_seed(1, out)
-    assert trained == [4]
-    assert sorted(test_reads) == ["load_mnist", "load_usps"]
-    report.write_table2(out)
+        patch.setattr(runner_module.Runner, "train", train)
+        assert reproduce.run_all(args) == 0
+    return LaterSeed(out, before, trained, test_reads)
+
+
+def test_a_later_seed_adds_to_the_table_and_reads_the_test_set_once(later_seed):
+    """A second seed run into a copy of the --out: the test sets are read once, after training
+    (a guard fails any earlier read), and Table 2 then aggregates both seed files."""
+    out = later_seed.out
+    assert later_seed.trained == [4]
+    assert sorted(later_seed.test_reads) == ["load_mnist", "load_usps"]
     rows = json.loads((out / "table2.json").read_text())["rows"]
     seeds = {"0": json.loads((out / "seed0.json").read_text()),
              "1": json.loads((out / "seed1.json").read_text())}
@@ -306,20 +324,14 @@ def _copy_of_out(smoke_run, tmp_path) -> Path:
     return out
 
 
-def test_a_later_seed_leaves_the_figures_of_the_lowest_seed(smoke_run, shared_data_dir,
-                                                           tmp_path, reproduce):
+def test_a_later_seed_leaves_the_figures_of_the_lowest_seed(smoke_run, later_seed):
     """`--seeds 1` into a directory that has seed 0: seed 1 is added to the table, and every
     figure (drawn for seed 0, the lowest) stays byte for byte as it was."""
-    out = _copy_of_out(smoke_run, tmp_path)
-    before = {name: (out / name).read_bytes() for name in FIGURES}
+    out = later_seed.out
     assert "seed 0" in smoke_run.result.stdout
-    args = reproduce.parse_args(["--all", "--preset", "smoke", "--seeds", "1", "--out", str(out),
-                                 "--work-dir", str(smoke_run.work), "--data-dir",
-                                 str(shared_data_dir), "--quiet"])
-    assert reproduce.run_all(args) == 0
     assert (out / "seed1.json").is_file()
     assert json.loads((out / "table2.json").read_text())["rows"][0]["seeds"] == 2
-    assert {name: (out / name).read_bytes() for name in FIGURES} == before
+    assert {name: (out / name).read_bytes() for name in FIGURES} == later_seed.figures_before
 
 
 def test_nothing_to_train_loads_no_data(smoke_run, shared_data_dir, tmp_path, reproduce):
