@@ -1,13 +1,21 @@
-"""Test set-up shared by all tests: offline, reading the project's local data directory."""
+"""Test set-up shared by all tests: offline, reading the project's local data directory; one
+smoke run of reproduce.py per session, whose outputs and judges the slow tests share."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from lstnet_tf.data import DATA_DIR_ENV, NO_DOWNLOAD_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def data_dir_for_tests() -> Path:
@@ -43,3 +51,54 @@ def offline_with_shared_data(shared_data_dir):
         patch.setenv(NO_DOWNLOAD_ENV, "1")
         patch.setenv(DATA_DIR_ENV, str(shared_data_dir))
         yield
+
+
+# ---------------------------------------------------------------------------------------
+# One smoke run of reproduce.py for the whole session
+
+SMOKE_TIMEOUT_S = 400
+
+
+@dataclass
+class SmokeRun:
+    """The session's end-to-end smoke run: its process, its --out and --work-dir, and a copy of
+    the classifiers (judges) it trained, taken right after it finished."""
+    result: subprocess.CompletedProcess
+    out: Path
+    work: Path
+    judges: Path
+
+    @property
+    def table(self) -> dict:
+        return json.loads((self.out / "table2.json").read_text())
+
+    def copy_judges_to(self, work_dir: Path) -> Path:
+        """Puts the run's cached classifiers into ``work_dir/classifiers``, where a Runner on
+        that work directory finds them (same preset, same split): it trains no judge."""
+        shutil.copytree(self.judges, Path(work_dir) / "classifiers", dirs_exist_ok=True)
+        return Path(work_dir)
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, shared_data_dir) -> SmokeRun:
+    """The README's Quick start command as written (`reproduce.py --all --data-dir DATA`), at
+    the smoke preset, from a fresh folder, in a fresh process: it trains into the default
+    my_results/smoke/ and runs/smoke/ of that folder. Run once per session; the tests that
+    change its files work on copies (tests/test_reproduce.py checks the run itself)."""
+    base = tmp_path_factory.mktemp("smoke")
+    out, work = base / "my_results" / "smoke", base / "runs" / "smoke"
+    env = dict(os.environ, **{NO_DOWNLOAD_ENV: "1"})
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "reproduce.py"), "--all", "--data-dir", str(shared_data_dir),
+         "--preset", "smoke", "--no-download"],
+        cwd=base, env=env, capture_output=True, text=True, timeout=SMOKE_TIMEOUT_S)
+    assert result.returncode == 0, (
+        f"exit code {result.returncode}\n--- stdout ---\n{_tail(result.stdout)}\n"
+        f"--- stderr ---\n{_tail(result.stderr)}")
+    judges = base / "judges"
+    shutil.copytree(work / "classifiers", judges)
+    return SmokeRun(result, out, work, judges)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -290,12 +289,15 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def test_smoke_on_two_devices_end_to_end_matches_one_device(tmp_path, shared_data_dir):
+def test_smoke_on_two_devices_end_to_end_matches_one_device(tmp_path, shared_data_dir,
+                                                             smoke_run):
     """`reproduce.py --all --preset smoke --devices 2` on two logical devices of the CPU runs
     end to end, says that this is not faster, records train.devices and ships translators
     without synchronized BatchNorm. Its four traced steps log the losses of one-device
-    training of the same seed (to 1e-4: Adam, four steps) and the same monitored accuracies."""
-    out, work = tmp_path / "out", tmp_path / "work"
+    training of the same seed (to 1e-4: Adam, four steps) and the same monitored accuracies:
+    the one-device run is the session's smoke run (the same command without --devices), whose
+    judges this run loads from its work directory instead of training its own."""
+    out, work = tmp_path / "out", smoke_run.copy_judges_to(tmp_path / "work")
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--all", "--preset", "smoke", "--devices", "2",
          "--out", str(out), "--work-dir", str(work), "--data-dir", str(shared_data_dir),
@@ -304,6 +306,7 @@ def test_smoke_on_two_devices_end_to_end_matches_one_device(tmp_path, shared_dat
     assert result.returncode == 0, _tail(result.stdout + result.stderr)
     assert "2 replicas on 2 logical devices of one CPU" in result.stdout
     assert "not faster than one device" in result.stdout
+    assert "Training the" not in result.stdout  # the smoke run's judges, loaded
     record = json.loads((out / "seed0.json").read_text())
     assert record["provenance"]["config"]["train"]["devices"] == 2
     for direction in ("usps_to_mnist", "mnist_to_usps"):
@@ -311,17 +314,16 @@ def test_smoke_on_two_devices_end_to_end_matches_one_device(tmp_path, shared_dat
             config = archive.read("config.json").decode()
         assert '"synchronized": false' in config and '"synchronized": true' not in config
 
-    # The same seed on one device, in this process, with the judges the run trained.
-    from lstnet_experiments.reproduction.runner import Runner
-
-    single = tmp_path / "single"
-    shutil.copytree(work / "classifiers", single / "classifiers")
-    runner = Runner(load_config("smoke"), single, shared_data_dir, download=False, verbose=0)
-    runner.train(0, runner.classifiers(0)[0])
-    one, two = _rows(single / "seed0" / "losses.csv"), _rows(out / "losses_seed0.csv")
+    # The same seed on one device: the smoke run, whose configuration differs in
+    # train.devices only.
+    single = json.loads((smoke_run.out / "seed0.json").read_text())
+    config = record["provenance"]["config"]
+    assert single["seed"] == record["seed"] == 0
+    assert single["provenance"]["config"] == {**config, "train": {**config["train"], "devices": 1}}
+    one, two = _rows(smoke_run.out / "losses_seed0.csv"), _rows(out / "losses_seed0.csv")
     assert [row["step"] for row in one] == [row["step"] for row in two] == ["1", "2", "3", "4"]
     for a, b in zip(one, two):
         np.testing.assert_allclose([float(b[k]) for k in b if k != "step"],
                                    [float(a[k]) for k in a if k != "step"], rtol=1e-4,
                                    err_msg=f"step {a['step']}")
-    assert _rows(single / "seed0" / "monitor.csv") == _rows(out / "monitor_seed0.csv")
+    assert _rows(smoke_run.out / "monitor_seed0.csv") == _rows(out / "monitor_seed0.csv")

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -30,7 +27,6 @@ WEIGHTS = LossWeights(adversarial_1=2.0, adversarial_2=3.0, adversarial_latent=5
 XGAN_WEIGHTS = XGANWeights(adversarial_1=2.0, adversarial_2=3.0, adversarial_latent=5.0,
                            reconstruction_1=7.0, reconstruction_2=11.0, semantic_1=13.0,
                            semantic_2=17.0)
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _batch(seed=0):
@@ -488,14 +484,16 @@ def test_each_method_trains_saves_and_reloads(method, tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
 
 
-def test_an_unknown_method_is_a_usage_error_that_writes_nothing(tmp_path):
+def test_an_unknown_method_is_a_usage_error_that_writes_nothing(tmp_path, capsys):
+    from lstnet_experiments.reproduction.reproduce import main
+
     out, work = tmp_path / "out", tmp_path / "work"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "reproduce.py"), "--all", "--preset", "smoke", "--method",
-         "nosuch", "--out", str(out), "--work-dir", str(work)],
-        cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2
-    assert "--method" in result.stderr and "nosuch" in result.stderr
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--all", "--preset", "smoke", "--method", "nosuch", "--out", str(out),
+              "--work-dir", str(work)])
+    assert exit_info.value.code == 2
+    stderr = capsys.readouterr().err
+    assert "--method" in stderr and "nosuch" in stderr
     assert not out.exists() and not work.exists()
 
 

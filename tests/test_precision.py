@@ -76,7 +76,7 @@ def test_a_run_records_its_choice_and_a_resumed_run_reuses_it(tmp_path, monkeypa
 
 def test_measured_seconds_per_step_is_positive_for_a_tiny_model():
     config = ExperimentConfig(model=ModelConfig(width=0.0625), train=TrainConfig(batch_size=2))
-    assert 0 < training.measure_seconds_per_step(config, "float32", steps=2, warmup=1) < 30
+    assert 0 < training.measure_seconds_per_step(config, "float32", steps=2, warmup=1)
 
 
 def test_resuming_in_another_explicit_precision_is_refused_and_writes_nothing(tmp_path):

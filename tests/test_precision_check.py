@@ -15,8 +15,11 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
+def precision_runs(tmp_path_factory, smoke_run):
+    """Both precisions trained; the judges are the session smoke run's (the same preset and
+    split), put in the work directory's cache, so that none is trained here."""
     root = tmp_path_factory.mktemp("precision")
+    smoke_run.copy_judges_to(root / "work")
     argv = ["--preset", "smoke", "--steps", "2", "--monitor-every", "1",
             "--out", str(root / "out"), "--work-dir", str(root / "work")]
     assert precision_check.main(argv) == 0
@@ -28,8 +31,8 @@ def _losses(path):
         return list(csv.DictReader(f))
 
 
-def test_writes_table_json_logs_and_figures(smoke_run):
-    root, _ = smoke_run
+def test_writes_table_json_logs_and_figures(precision_runs):
+    root, _ = precision_runs
     out = root / "out"
     rows = json.loads((out / "precision_check.json").read_text())["rows"]
     assert [r["precision"] for r in rows] == ["float32", "mixed_bfloat16"]
@@ -45,17 +48,17 @@ def test_writes_table_json_logs_and_figures(smoke_run):
         assert (out / figure).read_bytes().startswith(PNG_MAGIC)
 
 
-def test_both_precisions_start_from_the_same_weights_and_batches(smoke_run):
+def test_both_precisions_start_from_the_same_weights_and_batches(precision_runs):
     """Step 1 sees the same initial weights and batch, so only rounding separates the losses;
     different seeds or data would change them by far more than bfloat16's ~3 digits."""
-    out = smoke_run[0] / "out"
+    out = precision_runs[0] / "out"
     first = [_losses(out / f"losses_{p}.csv")[0] for p in ("float32", "mixed_bfloat16")]
     for name in ("d_total", "g_total", "cycle_1", "cycle_4"):
         np.testing.assert_allclose(float(first[1][name]), float(first[0][name]), rtol=0.03)
 
 
-def test_a_rerun_reuses_the_finished_runs_and_says_they_were_not_timed(smoke_run, capsys):
-    root, argv = smoke_run
+def test_a_rerun_reuses_the_finished_runs_and_says_they_were_not_timed(precision_runs, capsys):
+    root, argv = precision_runs
     assert precision_check.main(argv) == 0
     assert "already trained to step 2" in capsys.readouterr().out
     rows = json.loads((root / "out" / "precision_check.json").read_text())["rows"]
@@ -90,12 +93,15 @@ def test_missing_data_is_one_clear_error(tmp_path, monkeypatch, capsys):
     assert not out.exists() and not work.exists()
 
 
-def test_checkpoint_study_scores_an_earlier_checkpoint_beside_another_run(smoke_run, tmp_path):
+def test_checkpoint_study_scores_an_earlier_checkpoint_beside_another_run(precision_runs, tmp_path,
+                                                                        smoke_run):
     """Step 1 of the float32 run, beside a hand-made seed file at 0.5 everywhere: every
-    variant is scored on validation and the difference is the checkpoint's accuracy - 0.5."""
+    variant is scored on validation and the difference is the checkpoint's accuracy - 0.5.
+    (Its judges, cached in that runs directory, are the session smoke run's.)"""
     from lstnet_experiments.studies import checkpoint_study
 
-    root, _ = smoke_run
+    root, _ = precision_runs
+    smoke_run.copy_judges_to(root / "work" / "float32")
     beside = tmp_path / "beside"
     beside.mkdir()
     variants = {f"{w}/{b}": {"usps_to_mnist": 0.5, "mnist_to_usps": 0.5}
@@ -114,10 +120,10 @@ def test_checkpoint_study_scores_an_earlier_checkpoint_beside_another_run(smoke_
             in (out / "checkpoints.md").read_text())
 
 
-def test_checkpoint_study_names_a_step_that_was_not_kept(smoke_run, tmp_path, capsys):
+def test_checkpoint_study_names_a_step_that_was_not_kept(precision_runs, tmp_path, capsys):
     from lstnet_experiments.studies import checkpoint_study
 
-    root, _ = smoke_run
+    root, _ = precision_runs
     (tmp_path / "seed0.json").write_text("{}")
     argv = ["--preset", "smoke", "--work-dir", str(root / "work" / "float32"), "--seed", "0",
             "--beside", str(tmp_path), "--out", str(tmp_path / "out")]

@@ -1,8 +1,10 @@
 """reproduce.py as a user runs it: the smoke preset end to end, usage errors, data errors.
 
-The end-to-end run (about a minute on 2 CPU cores) happens once per module, in a temporary
-directory; every test of its outputs reads the same files. Usage errors are checked in fresh
-processes and must fail before TensorFlow is even imported.
+The end-to-end run (about a minute on 2 CPU cores) happens once per test session, in a fresh
+process and a temporary directory (the ``smoke_run`` fixture of conftest.py); every test of its
+outputs reads the same files, and the tests that change them work on copies. Usage errors must
+fail before TensorFlow is even imported, which only a fresh process can show; the other
+commands run in this process.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 import yaml
 
 from lstnet_tf.config import CONFIG_DIR, load_config
+from lstnet_tf.data import DATA_DIR_ENV, NO_DOWNLOAD_ENV
 from lstnet_experiments.reproduction.report import CSV_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +43,6 @@ PUBLISHED = {  # Table 2 of the paper
 }
 PAPER_CLASSIFIERS = {"USPS→MNIST": 0.9941, "MNIST→USPS": 0.9751}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-SMOKE_TIMEOUT_S = 400
 
 
 def _env(**extra: str) -> dict:
@@ -51,44 +53,31 @@ def _env(**extra: str) -> dict:
     return env
 
 
-def _run(args: list, env: dict | None = None, timeout: float = 60,
-         cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd,
-                          env=env or _env(), capture_output=True, text=True, timeout=timeout)
-
-
 def _tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+@pytest.fixture
+def command(capsys):
+    """reproduce.py's main() run in this process, as ``command(*args)`` -> (exit code, stdout,
+    stderr); argparse's exit is the exit code."""
+    import tensorflow  # noqa: F401  (imported: main() then leaves this process's stderr be)
+
+    from lstnet_experiments.reproduction.reproduce import main
+
+    def run(*args) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            code = main([str(arg) for arg in args])
+        except SystemExit as exit:
+            code = exit.code
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+    return run
+
+
 # ---------------------------------------------------------------------------------------
 # The smoke preset, end to end
-
-
-@dataclass
-class SmokeRun:
-    result: subprocess.CompletedProcess
-    out: Path
-    work: Path
-
-    @property
-    def table(self) -> dict:
-        return json.loads((self.out / "table2.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory, shared_data_dir) -> SmokeRun:
-    """The README's Quick start command as written (`reproduce.py --all --data-dir DATA`), at
-    the smoke preset, from a fresh folder: it trains into the default my_results/smoke/ and
-    runs/smoke/ of that folder."""
-    base = tmp_path_factory.mktemp("smoke")
-    out, work = base / "my_results" / "smoke", base / "runs" / "smoke"
-    result = _run(["--all", "--data-dir", shared_data_dir, "--preset", "smoke", "--no-download"],
-                  timeout=SMOKE_TIMEOUT_S, cwd=base)
-    assert result.returncode == 0, (
-        f"exit code {result.returncode}\n--- stdout ---\n{_tail(result.stdout)}\n"
-        f"--- stderr ---\n{_tail(result.stderr)}")
-    return SmokeRun(result, out, work)
 
 
 @pytest.fixture(scope="module")
@@ -262,21 +251,29 @@ def test_smoke_training_logs(smoke_run, smoke_yaml):
             assert 0.0 <= float(record[column]) <= 1.0
 
 
-def test_a_later_seed_adds_to_the_table_and_reads_the_test_set_once(smoke_run, shared_data_dir,
-                                                                      tmp_path):
-    """A second seed run into a copy of the --out: the test sets are read once, after training
-    (a guard fails any earlier read), and Table 2 then aggregates both seed files."""
+@dataclass
+class LaterSeed:
+    out: Path
+    figures_before: dict
+    trained: list
+    test_reads: list
+
+
+@pytest.fixture(scope="module")
+def later_seed(smoke_run, shared_data_dir, tmp_path_factory, reproduce) -> LaterSeed:
+    """`reproduce.py --all --seeds 1` into a copy of the smoke run's --out (its work
+    directory, so the judges are cached): the steps trained, the test sets read (a guard fails
+    any read before training finished) and the figures as they were before."""
     import shutil
 
-    from lstnet_experiments.reproduction import report, runner as runner_module
+    from lstnet_experiments.reproduction import runner as runner_module
     from lstnet_tf import data
 
-    out = tmp_path / "out"
+    out = tmp_path_factory.mktemp("later_seed") / "out"
     shutil.copytree(smoke_run.out, out)
-    runner = runner_module.Runner(load_config("smoke"), smoke_run.work, shared_data_dir,
-                                  download=False, verbose=0)
+    before = {name: (out / name).read_bytes() for name in FIGURES}
     trained, test_reads = [], []
-    real_train, real_mnist, real_usps = runner.train, data.load_mnist, data.load_usps
+    real_train, real_mnist, real_usps = runner_module.Runner.train, data.load_mnist, data.load_usps
 
     def guarded(load):
         def read(split, *args, **kwargs):
@@ -286,19 +283,28 @@ def test_a_later_seed_adds_to_the_table_and_reads_the_test_set_once(smoke_run, s
             return load(split, *args, **kwargs)
         return read
 
-    def train(*args, **kwargs):
-        model = real_train(*args, **kwargs)
+    def train(self, *args, **kwargs):
+        model = real_train(self, *args, **kwargs)
         trained.append(model.step)
         return model
 
+    args = reproduce.parse_args(["--all", "--preset", "smoke", "--seeds", "1", "--out", str(out),
+                                 "--work-dir", str(smoke_run.work), "--data-dir",
+                                 str(shared_data_dir), "--quiet"])
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(data, "load_mnist", guarded(real_mnist))
         patch.setattr(data, "load_usps", guarded(real_usps))
-        patch.setattr(runner, "train", train)
-        runner.run_seed(1, out)
-    assert trained == [4]
-    assert sorted(test_reads) == ["load_mnist", "load_usps"]
-    report.write_table2(out)
+        patch.setattr(runner_module.Runner, "train", train)
+        assert reproduce.run_all(args) == 0
+    return LaterSeed(out, before, trained, test_reads)
+
+
+def test_a_later_seed_adds_to_the_table_and_reads_the_test_set_once(later_seed):
+    """A second seed run into a copy of the --out: the test sets are read once, after training
+    (a guard fails any earlier read), and Table 2 then aggregates both seed files."""
+    out = later_seed.out
+    assert later_seed.trained == [4]
+    assert sorted(later_seed.test_reads) == ["load_mnist", "load_usps"]
     rows = json.loads((out / "table2.json").read_text())["rows"]
     seeds = {"0": json.loads((out / "seed0.json").read_text()),
              "1": json.loads((out / "seed1.json").read_text())}
@@ -318,20 +324,14 @@ def _copy_of_out(smoke_run, tmp_path) -> Path:
     return out
 
 
-def test_a_later_seed_leaves_the_figures_of_the_lowest_seed(smoke_run, shared_data_dir,
-                                                           tmp_path, reproduce):
+def test_a_later_seed_leaves_the_figures_of_the_lowest_seed(smoke_run, later_seed):
     """`--seeds 1` into a directory that has seed 0: seed 1 is added to the table, and every
     figure (drawn for seed 0, the lowest) stays byte for byte as it was."""
-    out = _copy_of_out(smoke_run, tmp_path)
-    before = {name: (out / name).read_bytes() for name in FIGURES}
+    out = later_seed.out
     assert "seed 0" in smoke_run.result.stdout
-    args = reproduce.parse_args(["--all", "--preset", "smoke", "--seeds", "1", "--out", str(out),
-                                 "--work-dir", str(smoke_run.work), "--data-dir",
-                                 str(shared_data_dir), "--quiet"])
-    assert reproduce.run_all(args) == 0
     assert (out / "seed1.json").is_file()
     assert json.loads((out / "table2.json").read_text())["rows"][0]["seeds"] == 2
-    assert {name: (out / name).read_bytes() for name in FIGURES} == before
+    assert {name: (out / name).read_bytes() for name in FIGURES} == later_seed.figures_before
 
 
 def test_nothing_to_train_loads_no_data(smoke_run, shared_data_dir, tmp_path, reproduce):
@@ -440,28 +440,42 @@ def test_compare_pairs_a_method_with_lstnet_and_refuses_a_misplaced_directory(
 
 
 def test_rerunning_a_finished_seed_keeps_its_results_and_reads_no_test_set(smoke_run,
-                                                                           shared_data_dir):
+                                                                           shared_data_dir,
+                                                                           command):
     """The same command again: seed 0 is reported as done and left as it is."""
+    from lstnet_tf import data
+
+    def no_test(load):
+        def read(split, *args, **kwargs):
+            assert split != "test", "a finished seed's test set was read again"
+            return load(split, *args, **kwargs)
+        return read
+
     before = (smoke_run.out / "seed0.json").read_bytes()
-    result = _run(["--all", "--preset", "smoke", "--out", smoke_run.out, "--work-dir",
-                   smoke_run.work, "--no-download", "--data-dir", shared_data_dir], timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "Seeds [0] already have results" in result.stdout
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(data, "load_mnist", no_test(data.load_mnist))
+        patch.setattr(data, "load_usps", no_test(data.load_usps))
+        code, stdout, stderr = command("--all", "--preset", "smoke", "--out", smoke_run.out,
+                                       "--work-dir", smoke_run.work, "--no-download",
+                                       "--data-dir", shared_data_dir)
+    assert code == 0, stderr[-2000:]
+    assert "Seeds [0] already have results" in stdout
     assert (smoke_run.out / "seed0.json").read_bytes() == before
 
 
 def test_another_configuration_into_the_same_out_is_refused_before_training(smoke_run,
-                                                                            shared_data_dir):
+                                                                            shared_data_dir,
+                                                                            command):
     """--steps 2 changes the config: a usage error (exit 2) naming the setting that differs in
     flag terms, and nothing in --out changed."""
     before = {p: p.read_bytes() for p in smoke_run.out.rglob("*") if p.is_file()}
-    result = _run(["--all", "--preset", "smoke", "--steps", "2", "--out", smoke_run.out,
-                   "--work-dir", smoke_run.work, "--no-download", "--data-dir", shared_data_dir],
-                  timeout=120)
-    assert result.returncode == 2
-    assert "another configuration" in result.stderr and "--out" in result.stderr
-    assert "--steps (train.steps): 4 there, 2 now" in result.stderr
-    assert "Traceback" not in result.stderr
+    code, _, stderr = command("--all", "--preset", "smoke", "--steps", "2", "--out",
+                              smoke_run.out, "--work-dir", smoke_run.work, "--no-download",
+                              "--data-dir", shared_data_dir)
+    assert code == 2
+    assert "another configuration" in stderr and "--out" in stderr
+    assert "--steps (train.steps): 4 there, 2 now" in stderr
+    assert "Traceback" not in stderr
     assert {p: p.read_bytes() for p in smoke_run.out.rglob("*") if p.is_file()} == before
 
 
@@ -530,16 +544,17 @@ def out_and_work(tmp_path) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("args, mentioned", BAD_ARGUMENTS.values(), ids=BAD_ARGUMENTS.keys())
-def test_bad_arguments_exit_2_with_a_message_and_write_nothing(args, mentioned, out_and_work):
+def test_bad_arguments_exit_2_with_a_message_and_write_nothing(args, mentioned, out_and_work,
+                                                               command):
     """A usage error exits with code 2, prints usage and an error naming the problem on
     stderr, and creates neither the --out nor the --work-dir directory."""
     out, work = out_and_work
-    result = _run([*args, "--out", out, "--work-dir", work])
-    assert result.returncode == 2, _tail(result.stdout + result.stderr)
-    assert "usage:" in result.stderr
-    assert "error:" in result.stderr
-    assert mentioned in result.stderr
-    assert result.stdout == ""
+    code, stdout, stderr = command(*args, "--out", out, "--work-dir", work)
+    assert code == 2, _tail(stdout + stderr)
+    assert "usage:" in stderr
+    assert "error:" in stderr
+    assert mentioned in stderr
+    assert stdout == ""
     assert not out.exists() and not work.exists()
 
 
@@ -556,7 +571,7 @@ def test_bad_arguments_fail_before_tensorflow_is_imported(args, mentioned, out_a
     assert "tensorflow imported: False" in result.stdout
 
 
-def test_missing_data_is_one_clear_error(tmp_path, out_and_work):
+def test_missing_data_is_one_clear_error(tmp_path, out_and_work, command, monkeypatch):
     """With $LSTNET_DATA_DIR empty, an empty user cache and downloads off, --all exits with
     code 1 and a single 'error:' message naming the missing files, without a traceback, and
     writes nothing."""
@@ -564,14 +579,15 @@ def test_missing_data_is_one_clear_error(tmp_path, out_and_work):
     empty.mkdir()
     home.mkdir()
     out, work = out_and_work
-    env = _env(LSTNET_DATA_DIR=str(empty), HOME=str(home), XDG_CACHE_HOME=str(home / "cache"))
-    result = _run(["--all", "--preset", "smoke", "--out", out, "--work-dir", work], env=env,
-                  timeout=300)
-    assert result.returncode == 1, _tail(result.stdout + result.stderr)
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.stderr
-    message = result.stderr[result.stderr.index("error:"):]
+    monkeypatch.setenv(DATA_DIR_ENV, str(empty))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    code, stdout, stderr = command("--all", "--preset", "smoke", "--out", out, "--work-dir", work)
+    assert code == 1, _tail(stdout + stderr)
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, stderr
+    message = stderr[stderr.index("error:"):]
     for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "usps.bz2", "usps.t.bz2"):
         assert name in message, name  # every missing file, not the first one only
     assert str(empty) in message
@@ -579,28 +595,30 @@ def test_missing_data_is_one_clear_error(tmp_path, out_and_work):
     assert not out.exists() and not work.exists()
 
 
-def test_no_download_flag_is_the_fix_the_missing_data_message_names(tmp_path, out_and_work):
+def test_no_download_flag_is_the_fix_the_missing_data_message_names(tmp_path, out_and_work,
+                                                                    command, monkeypatch):
     """With --no-download (not the environment variable) the fix says to leave out the flag."""
     empty = tmp_path / "empty-data"
     empty.mkdir()
     out, work = out_and_work
-    env = _env(LSTNET_DATA_DIR=str(empty), XDG_CACHE_HOME=str(tmp_path / "cache"))
-    env.pop("LSTNET_NO_DOWNLOAD")
-    result = _run(["--all", "--preset", "smoke", "--no-download", "--out", out, "--work-dir",
-                   work], env=env, timeout=300)
-    assert result.returncode == 1, _tail(result.stdout + result.stderr)
-    assert "leave out --no-download" in result.stderr
-    assert "unset LSTNET_NO_DOWNLOAD" not in result.stderr
+    monkeypatch.setenv(DATA_DIR_ENV, str(empty))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv(NO_DOWNLOAD_ENV)
+    code, stdout, stderr = command("--all", "--preset", "smoke", "--no-download", "--out", out,
+                                   "--work-dir", work)
+    assert code == 1, _tail(stdout + stderr)
+    assert "leave out --no-download" in stderr
+    assert "unset LSTNET_NO_DOWNLOAD" not in stderr
 
 
-def test_summary_prints_the_table1_networks():
+def test_summary_prints_the_table1_networks(command):
     """--summary prints the Keras summary of every Table 1 network and exits 0."""
-    result = _run(["--summary", "--preset", "smoke"], timeout=300)
-    assert result.returncode == 0, _tail(result.stdout + result.stderr)
+    code, stdout, stderr = command("--summary", "--preset", "smoke")
+    assert code == 0, _tail(stdout + stderr)
     for name in ("E1_private", "E2_private", "E_shared", "shared_enc_conv5", "G_shared",
                  "G1_private", "G2_private", "D1", "D2", "D_latent"):
-        assert name in result.stdout, name
-    assert "preset 'smoke'" in result.stdout and "0.0625" in result.stdout
+        assert name in stdout, name
+    assert "preset 'smoke'" in stdout and "0.0625" in stdout
 
 
 # ---------------------------------------------------------------------------------------

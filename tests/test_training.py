@@ -206,21 +206,32 @@ def test_learning_rate_is_held_then_decays_to_zero_over_the_rest():
     assert learning_rate_schedule(1e-3, dataclasses.replace(train, lr_decay_start=1.0)) == 1e-3
 
 
-@pytest.mark.parametrize("start, final_rate", [(1.0, 1e-4), (0.5, 0.0)])
-def test_both_optimizers_follow_the_schedule_through_training(tmp_path, start, final_rate):
-    """After the last step each optimizer's rate is the schedule's at its own step counter."""
-    model = train_model(_with_decay(start), IMAGES, tmp_path, seed=1, verbose=0)
+@pytest.fixture(scope="module")
+def decaying(tmp_path_factory):
+    """CONFIG with the learning rates decaying from half-way, trained to the end."""
+    run_dir = tmp_path_factory.mktemp("decaying")
+    return train_model(_with_decay(0.5), IMAGES, run_dir, seed=1, verbose=0), run_dir
+
+
+@pytest.mark.parametrize("start, final_rate, run", [(1.0, 1e-4, "uninterrupted"),
+                                                    (0.5, 0.0, "decaying")])
+def test_both_optimizers_follow_the_schedule_through_training(request, start, final_rate, run):
+    """After the last step each optimizer's rate is the schedule's at its own step counter
+    (the module's run of CONFIG with the decay from ``start``)."""
+    assert _with_decay(start) == (CONFIG if run == "uninterrupted" else _with_decay(0.5))
+    model, _ = request.getfixturevalue(run)
     for optimizer in (model.d_optimizer, model.g_optimizer):
         assert int(optimizer.iterations) == 4
         assert float(optimizer.learning_rate) == pytest.approx(final_rate, rel=1e-6, abs=1e-12)
 
 
-def test_a_decaying_run_cannot_be_resumed_with_another_length(tmp_path):
+def test_a_decaying_run_cannot_be_resumed_with_another_length(decaying, tmp_path):
     """The decay is laid out over train.steps, so a longer resume would jump in the schedule."""
-    decaying = _with_decay(0.5)
-    train_model(decaying, IMAGES, tmp_path, seed=1, verbose=0)
+    import shutil
+
+    shutil.copytree(decaying[1], tmp_path, dirs_exist_ok=True)
     with pytest.raises(ResumeError, match="train.steps: 4 then, 6 now"):
-        train_model(_with_steps(6, decaying), IMAGES, tmp_path, seed=1, verbose=0)
+        train_model(_with_steps(6, _with_decay(0.5)), IMAGES, tmp_path, seed=1, verbose=0)
 
 
 def test_the_checkpoint_where_the_decay_starts_is_never_pruned(tmp_path):

@@ -1,5 +1,6 @@
 """``python -m lstnet_tf.translate``: preprocessing of arbitrary digit images, the command, and
-its handling of bad inputs and missing weights.
+its handling of bad inputs and missing weights. The command runs once in a fresh process, as a
+user runs it; its error cases call its main() in this process.
 
 The translators are two standalone models cut from a tiny untrained LSTNet (width 1/16), saved
 once per module; with a tiny MNIST classifier beside them, found by the default lookup.
@@ -22,8 +23,28 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_command(*args, timeout=240):
+    """The command in a fresh process, as a user runs it."""
     return subprocess.run([sys.executable, "-m", "lstnet_tf.translate", *map(str, args)],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def command(capsys):
+    """The command's main() in this process, as ``command(*args)``: its exit code (argparse's
+    exit included) and what it printed, like ``run_command``'s result."""
+    import tensorflow  # noqa: F401  (imported: main() then leaves this process's stderr be)
+
+    from lstnet_tf.translate import main
+
+    def run(*args) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        try:
+            code = main([str(arg) for arg in args])
+        except SystemExit as exit:
+            code = exit.code
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, captured.out, captured.err)
+    return run
 
 
 def to_png(array: np.ndarray, path: Path) -> Path:
@@ -194,15 +215,16 @@ def test_the_command_translates_files_and_folders(models, inputs, tmp_path):
     assert (inputs / "more" / "notes.txt").read_text() == "not an image\n"
 
 
-def test_bad_files_are_reported_and_the_good_ones_still_translated(models, inputs, tmp_path):
+def test_bad_files_are_reported_and_the_good_ones_still_translated(models, inputs, tmp_path,
+                                                                   command):
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     text = tmp_path / "readme.txt"
     text.write_text("hello\n")
     out = tmp_path / "out"
-    result = run_command("--direction", "usps-to-mnist", "--weights",
-                         models / "usps_to_mnist.keras", inputs / "seven.png", corrupt, text,
-                         inputs / "small.png", tmp_path / "missing.png", "--out", out)
+    result = command("--direction", "usps-to-mnist", "--weights",
+                     models / "usps_to_mnist.keras", inputs / "seven.png", corrupt, text,
+                     inputs / "small.png", tmp_path / "missing.png", "--out", out)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(errors) == 3, result.stderr
@@ -215,26 +237,25 @@ def test_bad_files_are_reported_and_the_good_ones_still_translated(models, input
     assert corrupt.read_bytes().startswith(b"\x89PNG") and text.read_text() == "hello\n"
 
 
-def test_missing_weights_are_one_error_and_nothing_is_written(inputs, tmp_path):
+def test_missing_weights_are_one_error_and_nothing_is_written(inputs, tmp_path, command):
     missing = tmp_path / "nowhere" / "usps_to_mnist.keras"
     out = tmp_path / "out"
-    result = run_command("--direction", "usps-to-mnist", "--weights", missing,
-                         inputs / "seven.png", "--out", out, timeout=60)
+    result = command("--direction", "usps-to-mnist", "--weights", missing,
+                     inputs / "seven.png", "--out", out)
     assert result.returncode == 1
     assert str(missing) in result.stderr and "no such file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
-    result = run_command("--direction", "usps-to-mnist", "--classifier", missing.with_name("c.keras"),
-                         inputs / "seven.png", "--out", out, timeout=60)
+    result = command("--direction", "usps-to-mnist", "--classifier", missing.with_name("c.keras"),
+                     inputs / "seven.png", "--out", out)
     assert result.returncode == 1 and "c.keras: no such file" in result.stderr
     assert not out.exists()
 
 
-def test_an_empty_folder_says_no_image_was_found(tmp_path):
+def test_an_empty_folder_says_no_image_was_found(tmp_path, command):
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = run_command("--direction", "mnist-to-usps", empty, "--out", tmp_path / "out",
-                         timeout=120)
+    result = command("--direction", "mnist-to-usps", empty, "--out", tmp_path / "out")
     assert result.returncode == 1
     assert "no image translated" in result.stdout.lower() and "0 image(s)" not in result.stdout
     assert str(empty) in result.stderr
@@ -245,11 +266,11 @@ def test_an_empty_folder_says_no_image_was_found(tmp_path):
     ["--direction", "usps-to-mnist", "IMAGE"],  # no --out
     ["--direction", "usps-to-mnist", "IMAGE", "--out", "IMAGE"],  # --out is a file
 ])
-def test_usage_errors_exit_2(args, inputs, tmp_path):
+def test_usage_errors_exit_2(args, inputs, tmp_path, command):
     image = inputs / "seven.png"
     before = image.read_bytes()
     args = [str(image) if a == "IMAGE" else str(tmp_path / "out") if a == "OUT" else a
             for a in args]
-    result = run_command(*args, timeout=60)
+    result = command(*args)
     assert result.returncode == 2 and "usage:" in result.stderr
     assert image.read_bytes() == before

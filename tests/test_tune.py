@@ -54,9 +54,12 @@ def _trials(tmp_path: Path) -> list[tuple[int, str]]:
 
 
 @pytest.fixture(scope="module")
-def two_trials(tmp_path_factory):
-    """``tune --trials 2`` then the same command with ``--trials 1``: the study resumes."""
+def two_trials(tmp_path_factory, smoke_run):
+    """``tune --trials 2`` then the same command with ``--trials 1``: the study resumes. The
+    judge is the session smoke run's (the same preset and split), cached in the work
+    directory, so that none is trained here."""
     tmp = tmp_path_factory.mktemp("tune")
+    smoke_run.copy_judges_to(tmp / "runs")
     space = _space(tmp)
     from lstnet_tf import data
 
@@ -141,9 +144,10 @@ def test_a_bad_search_space_exits_2_and_writes_nothing(tmp_path, capsys, change,
     assert not (tmp_path / "study").exists() and not (tmp_path / "runs").exists()
 
 
-def test_a_killed_trial_is_failed_and_queued_again_and_the_next_trial_runs(tmp_path):
+def test_a_killed_trial_is_failed_and_queued_again_and_the_next_trial_runs(tmp_path, smoke_run):
     # Long enough to be killed mid-run: 400 steps of the smoke networks.
     space = _space(tmp_path, steps=400)
+    smoke_run.copy_judges_to(tmp_path / "runs")  # the judge cached: the trial starts at once
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     process = subprocess.Popen(
         [sys.executable, "-m", "lstnet_experiments.studies.tune", *_args(tmp_path, space, "--trials", 1)],

@@ -10,7 +10,9 @@ import pytest
 from lstnet_experiments.studies import width_curve
 
 
-def test_one_point_per_width_and_checkpoint_under_both_judges(tmp_path, monkeypatch):
+def test_one_point_per_width_and_checkpoint_under_both_judges(tmp_path, monkeypatch, smoke_run):
+    """Both judges are the session smoke run's (the same preset and split), cached in the work
+    directory, so that none is trained here."""
     from lstnet_tf import data
 
     def no_test_set(*args, **kwargs):
@@ -19,6 +21,7 @@ def test_one_point_per_width_and_checkpoint_under_both_judges(tmp_path, monkeypa
     monkeypatch.setattr(data, "load_test", no_test_set)
     args = ["--preset", "smoke", "--widths", "0.0625", "0.125", "--steps", "4", "--every", "2",
             "--out", str(tmp_path / "out"), "--work-dir", str(tmp_path / "runs")]
+    smoke_run.copy_judges_to(tmp_path / "runs")
     assert width_curve.main(args) == 0
     points = json.loads((tmp_path / "out" / "curve.json").read_text())
     assert sorted((p["width"], p["step"]) for p in points) == [
