@@ -13,14 +13,17 @@ from lstnet_experiments.reproduction import reproduce
 from lstnet_experiments.reproduction.report import load_per_image
 
 
-def test_a_deepjdot_seed_runs_end_to_end_on_lstnets_images(tmp_path, shared_data_dir):
-    out, work = tmp_path / "out", tmp_path / "work"
+def test_a_deepjdot_seed_runs_end_to_end_on_lstnets_images(tmp_path, shared_data_dir,
+                                                           smoke_run):
+    # The session smoke run's judges: the same preset and split, so none is trained here.
+    out, work = tmp_path / "out", smoke_run.copy_judges_to(tmp_path / "work")
     assert reproduce.main(["--all", "--preset", "smoke", "--method", "deepjdot", "--out",
                            str(out), "--work-dir", str(work), "--data-dir",
                            str(shared_data_dir), "--no-download", "--quiet"]) == 0
     result = json.loads((out / "seed0.json").read_text())
     assert result["method"] == "deepjdot" and result["output"] == "classifier"
     assert "labelled domain only" in result["provenance"]["labels_read"]
+    assert result["timing"]["classifier_pairs_trained"] == 0  # the shared judges
     # One training per row, each with its own labelled domain and warm start.
     assert set(result["pretraining"]) == {"usps_to_mnist", "mnist_to_usps"}
     assert result["pretraining"]["usps_to_mnist"]["warm_start"]["domain"] == "mnist"
