@@ -69,6 +69,8 @@ class FakeLSTNet:
     Each corrupts its own set of classes, so the two directions have different accuracies.
     """
 
+    OUTPUT = "translator"  # translations, read by the judges (LSTNet.OUTPUT)
+
     def __init__(self, corrupt_2_to_1=(3,), corrupt_1_to_2=(1, 2)):
         self._2_to_1 = _corrupting(MNIST_SIZE, corrupt_2_to_1)
         self._1_to_2 = _corrupting(USPS_SIZE, corrupt_1_to_2)
