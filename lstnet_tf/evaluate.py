@@ -101,3 +101,11 @@ def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict:
     discordant = a_only + b_only
     p_value = 1.0 if discordant == 0 else float(stats.binomtest(a_only, discordant, 0.5).pvalue)
     return {"a_only": a_only, "b_only": b_only, "p_value": p_value}
+
+
+def paired_with_source_only(translator_correct: np.ndarray,
+                            source_only_correct: np.ndarray) -> dict:
+    """The seed file's McNemar record of a translator against source-only on the same images."""
+    test = mcnemar(translator_correct, source_only_correct)
+    return {"translator_only_correct": test["a_only"], "source_only_correct": test["b_only"],
+            "p_value": test["p_value"], "images": int(len(translator_correct))}

@@ -63,7 +63,7 @@ class LSTNet(keras.Model):
     their weights do not change between the discriminator update and their own update, and
     BatchNorm in training mode normalises with the same batch statistics, so the translations,
     losses and gradients of the second phase are those of a recomputation
-    (``ReferenceLSTNet``, tested against this). Only the BatchNorm moving averages are
+    (``reference.ReferenceLSTNet``, tested against this). Only the BatchNorm moving averages are
     updated once per step instead of twice (they are used at inference only).
 
     Other methods (``lstnet_tf.methods``) are subclasses that change only the objective:
@@ -92,12 +92,9 @@ class LSTNet(keras.Model):
     WEIGHTS = LossWeights  # the config section of this objective's weights
     # LSTNet is unsupervised; a method that pre-trains on the training labels says so here.
     USES_LABELS = False
-    # What a direction's scored path outputs: a translated image, read by a judge, or (a
-    # domain-adaptation method trained with one domain's labels) the class logits itself.
+    # A scored path outputs images for a judge ("translator") or class logits ("classifier").
     OUTPUT = "translator"
-    # The optimizer ("d" or "g") that keeps the weight average: the one training the scored
-    # networks.
-    AVERAGED_OPTIMIZER = "g"
+    AVERAGED_OPTIMIZER = "g"  # the one ("d"/"g") training the scored networks keeps the average
 
     def __init__(self, model_config: ModelConfig | dict | None = None, dtype=None,
                  synchronized_batch_norm: bool = False, shared_layers: bool = True,
@@ -137,8 +134,8 @@ class LSTNet(keras.Model):
 
     @property
     def loss_terms(self) -> tuple[str, ...]:
-        """Every logged loss: each phase's terms, then its weighted total (a method without
-        discriminators has no discriminator phase)."""
+        """Every logged loss: each phase's terms, then its weighted total (no D phase without
+        discriminator terms)."""
         d_phase = (*self.discriminator_term_names, "d_total") if self.discriminator_term_names else ()
         return (*d_phase, *self.generator_term_names, "g_total")
 
@@ -217,9 +214,8 @@ class LSTNet(keras.Model):
         return int(self.completed_steps.numpy())
 
     def weight_averages(self) -> dict:
-        """The moving averages of the scored networks' weights (LSTNet: the g optimizer's, of
-        the encoders/generators), keyed by ``id(variable)`` (the optimizer keeps them in the
-        order of the variables it was built on)."""
+        """The scored networks' weight averages (LSTNet: the g optimizer's), keyed by
+        ``id(variable)``, in the order of the variables the optimizer was built on."""
         optimizer, variables = ((self.d_optimizer, self.discriminator_variables)
                                 if self.AVERAGED_OPTIMIZER == "d"
                                 else (self.g_optimizer, self.translator_variables))
@@ -341,13 +337,11 @@ class LSTNet(keras.Model):
 
     def generator_phase_translations(self, x1, x2, translations) -> dict:
         """The translations the generator phase differentiates: the step's one forward pass
-        (``ReferenceLSTNet`` recomputes them instead)."""
+        (``reference.ReferenceLSTNet`` recomputes them instead)."""
         return translations
 
     def train_step(self, data):
-        # (x1, x2), or (x1, x2, y) with the labels of the one labelled domain's batch for a
-        # method trained with them (``labelled_domain``); LSTNet reads none.
-        x1, x2, *labels = data
+        x1, x2, *labels = data  # + the labelled domain's labels for a method that reads them
         with tf.GradientTape() as tape:
             # 1. One forward pass of the encoders/generators, recorded for their gradients.
             translations = self.translate_all(x1, x2, training=True)
@@ -394,14 +388,3 @@ class LSTNet(keras.Model):
     def translate_2_to_1(self, x2):
         """USPS -> MNIST: G1(E2(x2)), BatchNorm in inference mode (no state changes)."""
         return self.networks.gen_1(self.encode_2(x2), training=False)
-
-
-class ReferenceLSTNet(LSTNet):
-    """The straightforward loop: each phase runs its own forward pass of the translators.
-
-    A reference only: the tests check ``LSTNet``'s gradients against it and the benchmark
-    times it. Not registered for saving.
-    """
-
-    def generator_phase_translations(self, x1, x2, translations):
-        return self.translate_all(x1, x2, training=True)

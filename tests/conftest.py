@@ -102,3 +102,20 @@ def smoke_run(tmp_path_factory, shared_data_dir) -> SmokeRun:
     judges = base / "judges"
     shutil.copytree(work / "classifiers", judges)
     return SmokeRun(result, out, work, judges)
+
+
+@pytest.fixture
+def in_process(capsys):
+    """A command's ``main`` run in this process, as ``in_process(main, *args)``: its exit code
+    (argparse's exit included) and what it printed, as a ``subprocess.CompletedProcess``."""
+    import tensorflow  # noqa: F401  (imported: main() then leaves this process's stderr be)
+
+    def run(main, *args) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        try:
+            code = main([str(arg) for arg in args])
+        except SystemExit as exit:
+            code = exit.code
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, captured.out, captured.err)
+    return run

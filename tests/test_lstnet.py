@@ -9,7 +9,8 @@ import tensorflow as tf
 import keras
 
 from lstnet_tf.config import LossWeights, ModelConfig
-from lstnet_tf.lstnet import LOSS_TERMS, LSTNet, ReferenceLSTNet
+from lstnet_tf.lstnet import LOSS_TERMS, LSTNet
+from lstnet_tf.reference import ReferenceLSTNet
 
 TINY = ModelConfig(width=0.0625)
 BATCH = 4

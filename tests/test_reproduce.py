@@ -58,21 +58,14 @@ def _tail(text: str, lines: int = 40) -> str:
 
 
 @pytest.fixture
-def command(capsys):
+def command(in_process):
     """reproduce.py's main() run in this process, as ``command(*args)`` -> (exit code, stdout,
-    stderr); argparse's exit is the exit code."""
-    import tensorflow  # noqa: F401  (imported: main() then leaves this process's stderr be)
-
+    stderr)."""
     from lstnet_experiments.reproduction.reproduce import main
 
     def run(*args) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            code = main([str(arg) for arg in args])
-        except SystemExit as exit:
-            code = exit.code
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
+        result = in_process(main, *args)
+        return result.returncode, result.stdout, result.stderr
     return run
 
 

@@ -29,22 +29,12 @@ def run_command(*args, timeout=240):
 
 
 @pytest.fixture
-def command(capsys):
-    """The command's main() in this process, as ``command(*args)``: its exit code (argparse's
-    exit included) and what it printed, like ``run_command``'s result."""
-    import tensorflow  # noqa: F401  (imported: main() then leaves this process's stderr be)
-
+def command(in_process):
+    """The command's main() in this process, as ``command(*args)``: its exit code and what it
+    printed, like ``run_command``'s result."""
     from lstnet_tf.translate import main
 
-    def run(*args) -> subprocess.CompletedProcess:
-        capsys.readouterr()
-        try:
-            code = main([str(arg) for arg in args])
-        except SystemExit as exit:
-            code = exit.code
-        captured = capsys.readouterr()
-        return subprocess.CompletedProcess(args, code, captured.out, captured.err)
-    return run
+    return lambda *args: in_process(main, *args)
 
 
 def to_png(array: np.ndarray, path: Path) -> Path:

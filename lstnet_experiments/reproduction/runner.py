@@ -18,13 +18,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from lstnet_tf import data
 from lstnet_tf.classifier import accuracy, load_or_train_classifiers
 from lstnet_tf.config import EVAL_BATCH_NORM, EVAL_WEIGHTS, ExperimentConfig
 from lstnet_tf.evaluate import (OWN_OUTPUT, accuracies, direction_correct, evaluate_model,
-                                evaluate_source_only, mcnemar, source_only_translators)
+                                evaluate_source_only, paired_with_source_only,
+                                source_only_translators)
 from lstnet_tf.files import environment, write_atomically
 from lstnet_tf.inference import DIRECTIONS, SOURCE_AND_TARGET, prepared_translator, scoring_function
 from lstnet_tf.method_specs import METHODS
@@ -235,7 +234,8 @@ class Runner:
                                         for domain in ("mnist", "usps")},
                 "translator": accuracies(translated),
                 "source_only": accuracies(baseline),
-                "mcnemar": {d: _paired_test(translated[d], baseline[d]) for d in DIRECTIONS},
+                "mcnemar": {d: paired_with_source_only(translated[d], baseline[d])
+                            for d in DIRECTIONS},
             }
         return results, per_image, test
 
@@ -388,12 +388,6 @@ class SeedRun:
     classifiers: dict
     test: dict
     translators: dict
-
-
-def _paired_test(translator_correct: np.ndarray, source_only_correct: np.ndarray) -> dict:
-    test = mcnemar(translator_correct, source_only_correct)
-    return {"translator_only_correct": test["a_only"], "source_only_correct": test["b_only"],
-            "p_value": test["p_value"], "images": int(len(translator_correct))}
 
 
 def _completed_steps(run_dir: Path) -> int:

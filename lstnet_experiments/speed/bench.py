@@ -69,7 +69,8 @@ def time_training(width: float, precision: str, reuse_forward: bool, steps: int,
     """Median seconds per train_step over ``repeats`` windows of ``steps`` steps each."""
     from lstnet_tf.data import load_mnist, load_usps
     from lstnet_tf.pipeline import paired_dataset
-    from lstnet_tf.lstnet import LSTNet, ReferenceLSTNet
+    from lstnet_tf.lstnet import LSTNet
+    from lstnet_tf.reference import ReferenceLSTNet
     from lstnet_tf.training import build_model
 
     if synthetic:
