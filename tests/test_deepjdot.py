@@ -56,6 +56,12 @@ def test_the_plan_is_the_exact_optimum_with_uniform_marginals():
     assert float(np.sum(plan * cost)) == pytest.approx(lp.fun, abs=1e-12)
 
 
+def test_a_plan_stopped_short_is_an_error_that_names_the_setting():
+    cost = np.random.default_rng(0).uniform(0, 1, (30, 30))
+    with pytest.raises(RuntimeError, match="deepjdot.transport.max_iterations"):
+        transport_plan(cost, max_iterations=2)
+
+
 def test_the_plan_follows_the_features():
     a = np.array([[0.0], [10.0]])
     b = np.array([[0.1], [10.1]])
