@@ -90,9 +90,13 @@ class _Blocks:
             dtype="float32" if output_float32 else self.dtype,
         )(x)
 
-    def conv_lrelu_pool(self, x, filters, kernel, pool_stride, name, padding="same"):
-        x = layers.Conv2D(self.channels(filters), kernel, padding=padding, name=name,
-                          dtype=self.dtype)(x)
+    def conv(self, filters, kernel, name, padding="same"):
+        return layers.Conv2D(self.channels(filters), kernel, padding=padding, name=name,
+                             dtype=self.dtype)
+
+    def conv_lrelu_pool(self, x, filters, kernel, pool_stride, name, padding="same", conv=None):
+        """``conv`` (a layer another network holds too) instead of a new convolution."""
+        x = (conv or self.conv(filters, kernel, name, padding))(x)
         x = layers.LeakyReLU(negative_slope=self.config.leaky_relu_slope,
                              name=name.replace("conv", "lrelu"), dtype=self.dtype)(x)
         return layers.MaxPooling2D(2, strides=pool_stride, padding="same",
@@ -171,6 +175,31 @@ def build_image_discriminator(spec: DomainSpec, config: ModelConfig, dtype=None,
     x = b.conv_lrelu_pool(x, 512, spec.discriminator_conv4_kernel, 2, f"disc{i}_conv4",
                           padding=spec.discriminator_conv4_padding)
     return keras.Model(image, b.logit(x, f"disc{i}", outputs), name=f"D{i}")
+
+
+def build_coupled_discriminator_features(config: ModelConfig, dtype=None) -> tuple:
+    """CoGAN's coupled (D1, D2), Table 1's layers 1-4 up to the 4x4 feature map: layer 1 per
+    domain, layers 2-4 one set of weights for both (CoGAN's discriminators share every layer
+    but the first), each domain with its own pooling. Layer 4 is MNIST's 3x3 "same"
+    convolution in both: USPS's Table 1 layer 4 (2x2 "valid") could not share its weights,
+    and USPS's 8x8 map pools to 4x4 through it all the same."""
+    b = _Blocks(config, dtype)
+    shared = {"conv2": b.conv(128, 3, "disc_shared_conv2"),
+              "conv3": b.conv(256, 5, "disc_shared_conv3"),
+              "conv4": b.conv(512, MNIST.discriminator_conv4_kernel, "disc_shared_conv4",
+                              MNIST.discriminator_conv4_padding)}
+    features = []
+    for spec in DOMAINS:
+        i = spec.index
+        image = keras.Input((spec.image_size, spec.image_size, IMAGE_CHANNELS),
+                            name=f"{spec.name}_image")
+        x = b.conv_lrelu_pool(image, 64, 3, 1, f"disc{i}_conv1")
+        x = b.conv_lrelu_pool(x, 128, 3, spec.discriminator_pool2_stride, f"disc{i}_conv2",
+                              conv=shared["conv2"])
+        x = b.conv_lrelu_pool(x, 256, 5, 2, f"disc{i}_conv3", conv=shared["conv3"])
+        x = b.conv_lrelu_pool(x, 512, 3, 2, f"disc{i}_conv4", conv=shared["conv4"])
+        features.append(keras.Model(image, x, name=f"D{i}_features"))
+    return tuple(features)
 
 
 def build_latent_discriminator(config: ModelConfig, dtype=None) -> keras.Model:

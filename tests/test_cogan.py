@@ -120,13 +120,18 @@ def test_the_shared_layers_are_one_set_of_weights_that_either_domain_moves():
         grads = _gradients(model, lambda: model.generator_losses(
             x1, x2, model.translate_all(x1, x2, training=True))[term], shared_g)
         assert all(g is not None and np.any(g.numpy()) for g in grads), term
-    shared_d = (model.real_or_generated.trainable_variables)
-    for k, x in enumerate((x1, x2)):  # each domain's real images reach the shared logit
+    # D1 and D2 hold one set of layers 2-4 and one logit; layer 1 is each domain's own.
+    d1, d2 = ({id(v): v for v in features.trainable_variables} for features in model.features)
+    shared_d = [v for key, v in d1.items() if key in d2] + model.real_or_generated.trainable_variables
+    assert sorted(v.path.split("/")[0] for v in shared_d[:-2:2]) == [
+        "disc_shared_conv2", "disc_shared_conv3", "disc_shared_conv4"]
+    assert {v.path.split("/")[0] for key, v in d1.items() if key not in d2} == {"disc1_conv1"}
+    for k, x in enumerate((x1, x2)):  # each domain's real images reach every shared layer
         grads = _gradients(model, lambda: tf.reduce_mean(model.discriminate(k, x)[1]), shared_d)
         assert all(g is not None and np.any(g.numpy()) for g in grads)
-    # The discriminators' own layers are the Table 1 layers of D1, D2 (per domain).
-    d1_layers = {v.path for v in model.features[0].trainable_variables}
-    assert d1_layers.isdisjoint(v.path for v in model.features[1].trainable_variables)
+    # Both end in the same 4x4 map, the one the shared heads read.
+    assert model.features[0].outputs[0].shape[1:] == model.features[1].outputs[0].shape[1:]
+    assert model.features[1].outputs[0].shape[1:3] == (4, 4)
 
 
 @pytest.mark.parametrize("labelled", ["mnist", "usps"])
@@ -141,11 +146,13 @@ def test_the_class_head_learns_from_the_labelled_domain_only(labelled):
         return model.discriminator_losses(x1, x2, t)["d_class"]
 
     s = 0 if labelled == "mnist" else 1
-    grads = _gradients(model, class_term, model.features[s].trainable_variables
-                       + model.features[1 - s].trainable_variables
+    labelled_path = model.features[s].trainable_variables  # its layer 1 and the shared 2-4
+    unlabelled_own = [v for v in model.features[1 - s].trainable_variables
+                      if not any(v is w for w in labelled_path)]  # the other layer 1
+    assert len(unlabelled_own) == 2
+    grads = _gradients(model, class_term, labelled_path + unlabelled_own
                        + model.class_head.trainable_variables)
-    own = len(model.features[s].trainable_variables)
-    other = len(model.features[1 - s].trainable_variables)
+    own, other = len(labelled_path), len(unlabelled_own)
     assert all(g is not None for g in grads[:own])
     assert all(g is None for g in grads[own:own + other])
     assert all(g is not None for g in grads[own + other:])

@@ -25,10 +25,13 @@ On Table 1's networks:
 - G_k = G_k* o G_s o P: a new projection P (Dense + BatchNorm + LeakyReLU) maps z to a map of
   the latent's shape, then Table 1's G_s (layers 1-2) and the private G_k* (layers 3-7). P and
   G_s are shared, as CoGAN's generators share all but their last layer.
-- D_k = Table 1's D_k layers 1-4 (per domain: their pooling and layer-4 kernels differ between
-  the domains, and so do their inputs), both ending in a 4x4x512w map h_k; the real/fake logit
-  and the class head on h_k are one shared layer each. CoGAN shares every discriminator layer
-  but the first; here only the heads are shared, so that Table 1's networks stay as printed.
+- D_k = Table 1's D_k layers 1-4, coupled as CoGAN's (``models.build_coupled_discriminator_
+  features``): layer 1 per domain, layers 2-4 one set of weights, each domain with Table 1's
+  pooling, both ending in a 4x4x512w map h_k; USPS's layer 4 is MNIST's 3x3 "same"
+  convolution (Table 1's 2x2 "valid" one could not share weights). The real/fake logit and the
+  class head on h_k are one shared layer each. (A first version shared only the heads and
+  kept Table 1's four layers per domain: its classifier of the unlabelled domain stayed at
+  chance for 6500 steps; results/methods/README.md.)
 - The scored classifier of the unlabelled domain u is c o h_u; the weight average (the
   preset's EMA) is kept of the discriminator side, which holds it.
 - The preset's schedule, step count and batch size (64 per domain, the official trainer's);
@@ -42,11 +45,12 @@ import random
 import keras
 import tensorflow as tf
 
-from lstnet_tf.domains import DOMAINS, NUM_CLASSES
+from lstnet_tf.domains import NUM_CLASSES
 from lstnet_tf.lstnet import LSTNet, _bce
 from lstnet_tf.method_config import CoGANWeights
 from lstnet_tf.methods.adaptation import TrainedWithLabels
-from lstnet_tf.models import build_head, build_noise_projection
+from lstnet_tf.models import (build_coupled_discriminator_features, build_head,
+                              build_noise_projection)
 
 
 def half_squared_norm(variables) -> tf.Tensor:
@@ -74,10 +78,7 @@ class CoGAN(TrainedWithLabels, LSTNet):
         super().__init__(*args, latent_discriminator=False, **kwargs)
         self.noise_dims = noise_dims
         self.projection = build_noise_projection(self.model_config, noise_dims, self.precision)
-        self.features = tuple(
-            keras.Model(d.inputs, d.get_layer(f"disc{spec.index}_pool4").output,
-                        name=f"D{spec.index}_features")
-            for d, spec in zip(self.networks.image_discriminators, DOMAINS))
+        self.features = build_coupled_discriminator_features(self.model_config, self.precision)
         shape = self.features[0].outputs[0].shape[1:]
         if shape != self.features[1].outputs[0].shape[1:]:
             raise ValueError("the two discriminators' feature maps differ in shape: "
