@@ -53,6 +53,10 @@ class DataConfig:
     validation_fraction: float = 0.1
     # The split is the same for every run seed, so all seeds are scored on the same images.
     validation_seed: int = 0
+    # Keep only the first N images of each split of each domain (train, validation and test;
+    # the validation split is drawn from the whole training set first); 0 keeps them all.
+    # For seconds-long pipeline checks (the smoke preset), not for results.
+    first_images: int = 0
 
 
 @dataclass(frozen=True)
@@ -239,6 +243,9 @@ class ExperimentConfig:
         if not 0.0 < self.data.validation_fraction < 0.5:
             problems.append("data.validation_fraction must be in (0, 0.5), got "
                             f"{self.data.validation_fraction}")
+        if self.data.first_images < 0:
+            problems.append(f"data.first_images must be >= 0 (0 keeps every image), got "
+                            f"{self.data.first_images}")
         if not 0.0 <= self.train.lr_decay_start <= 1.0:
             problems.append(f"train.lr_decay_start must be in [0, 1] (a fraction of train.steps), "
                             f"got {self.train.lr_decay_start}")

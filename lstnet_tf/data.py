@@ -143,22 +143,34 @@ def load_splits(data_config, data_dir=None, download: bool | None = None) -> dic
     ``{"mnist": (x, y), "usps": (x, y)}``; ``data_config`` is a ``config.DataConfig``.
 
     The test sets are not read here: ``load_test`` reads them, once, for the final numbers.
+    ``data_config.first_images`` keeps the first images of each part, once it is split.
     """
     splits = {"train": {}, "validation": {}}
+    first = slice(data_config.first_images or None)
     for domain, load in (("mnist", load_mnist), ("usps", load_usps)):
         x, y = load("train", data_dir, download)
         held_out = validation_indices(y, data_config.validation_fraction,
                                       data_config.validation_seed)
         kept = np.setdiff1d(np.arange(len(y)), held_out, assume_unique=True)
+        kept, held_out = kept[first], held_out[first]
         splits["train"][domain] = (_read_only(x[kept]), _read_only(y[kept]))
         splits["validation"][domain] = (_read_only(x[held_out]), _read_only(y[held_out]))
     return splits
 
 
-def load_test(data_dir=None, download: bool | None = None) -> dict:
-    """The test sets, ``{"mnist": (x, y), "usps": (x, y)}``: read once per seed, after training."""
-    return {"mnist": load_mnist("test", data_dir, download),
-            "usps": load_usps("test", data_dir, download)}
+def split_key(data_config) -> str:
+    """The training images a ``config.DataConfig`` keeps, as a cache key's suffix: models
+    trained on other images are never taken for each other."""
+    return (f"-val{data_config.validation_fraction:g}s{data_config.validation_seed}"
+            + (f"-first{data_config.first_images}" if data_config.first_images else ""))
+
+
+def load_test(data_dir=None, download: bool | None = None, first_images: int = 0) -> dict:
+    """The test sets, ``{"mnist": (x, y), "usps": (x, y)}``: read once per seed, after training
+    (their first ``first_images`` images only, when it is not 0: ``DataConfig.first_images``)."""
+    first = slice(first_images or None)
+    return {domain: tuple(array[first] for array in load("test", data_dir, download))
+            for domain, load in (("mnist", load_mnist), ("usps", load_usps))}
 
 
 def _mnist_wanted(idx_file: _IdxFile) -> _Wanted:

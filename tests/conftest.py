@@ -3,6 +3,8 @@ smoke run of reproduce.py per session, whose outputs and judges the slow tests s
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -37,6 +39,22 @@ def pytest_sessionstart(session):
                     "or lay a copy out as ../shared/data beside the repository; "
                     "docs/data.md says where to get them; the tests never download).\n"
                     + str(error).split("\nDownloads are off")[0], returncode=4)
+
+
+# The slowest modules first (pytest --durations on the 2-core VMs, December 2026): under
+# pytest-xdist each module runs whole on one worker (pytest.ini), and the two workers then
+# end at about the same time instead of one waiting for a slow module sent last. test_tune
+# needs the smoke run at once, so one worker starts it while the other runs test_devices'
+# two-replica checks, which need it only later.
+SLOWEST_MODULES = ("test_tune.py", "test_devices.py", "test_methods.py", "test_training.py",
+                   "test_reproduce.py", "test_vae_transfer.py", "test_precision_check.py",
+                   "test_width_curve.py", "test_adaptation.py", "test_lstnet.py",
+                   "test_bench.py", "test_step_logger_cost.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: position for position, name in enumerate(SLOWEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within a module
 
 
 @pytest.fixture(scope="session")
@@ -87,21 +105,45 @@ def _tail(text: str, lines: int = 40) -> str:
 def smoke_run(tmp_path_factory, shared_data_dir) -> SmokeRun:
     """The README's Quick start command as written (`reproduce.py --all --data-dir DATA`), at
     the smoke preset, from a fresh folder, in a fresh process: it trains into the default
-    my_results/smoke/ and runs/smoke/ of that folder. Run once per session; the tests that
-    change its files work on copies (tests/test_reproduce.py checks the run itself)."""
-    base = tmp_path_factory.mktemp("smoke")
-    out, work = base / "my_results" / "smoke", base / "runs" / "smoke"
-    env = dict(os.environ, **{NO_DOWNLOAD_ENV: "1"})
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "reproduce.py"), "--all", "--data-dir", str(shared_data_dir),
-         "--preset", "smoke", "--no-download"],
-        cwd=base, env=env, capture_output=True, text=True, timeout=SMOKE_TIMEOUT_S)
+    my_results/smoke/ and runs/smoke/ of that folder. Run once per session, by whichever
+    pytest-xdist worker needs it first (the others wait for it, under a file lock, and read
+    what it wrote); the tests that change its files work on copies (tests/test_reproduce.py
+    checks the run itself)."""
+    # Workers have their own basetemp in one shared folder: the run goes to that folder.
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    base = shared / "smoke"
+    out, work, judges = base / "my_results" / "smoke", base / "runs" / "smoke", base / "judges"
+    record = base / "result.json"
+    with _exclusive(shared / "smoke.lock"):
+        if not record.is_file():
+            base.mkdir(exist_ok=True)
+            env = dict(os.environ, **{NO_DOWNLOAD_ENV: "1"})
+            result = subprocess.run(
+                [sys.executable, str(ROOT / "reproduce.py"), "--all", "--data-dir",
+                 str(shared_data_dir), "--preset", "smoke", "--no-download"],
+                cwd=base, env=env, capture_output=True, text=True, timeout=SMOKE_TIMEOUT_S)
+            if result.returncode == 0:
+                shutil.copytree(work / "classifiers", judges)
+            record.write_text(json.dumps({"args": result.args, "returncode": result.returncode,
+                                          "stdout": result.stdout, "stderr": result.stderr}))
+    result = subprocess.CompletedProcess(**json.loads(record.read_text()))
     assert result.returncode == 0, (
         f"exit code {result.returncode}\n--- stdout ---\n{_tail(result.stdout)}\n"
         f"--- stderr ---\n{_tail(result.stderr)}")
-    judges = base / "judges"
-    shutil.copytree(work / "classifiers", judges)
     return SmokeRun(result, out, work, judges)
+
+
+@contextlib.contextmanager
+def _exclusive(lock_file: Path):
+    """Holds an exclusive lock on ``lock_file`` (created if missing) until the block ends."""
+    with open(lock_file, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture

@@ -580,3 +580,24 @@ def test_load_splits_is_disjoint_from_training_and_covers_the_training_set(share
     fit_labels = np.bincount(splits["train"]["usps"][1], minlength=10)
     val_labels = np.bincount(splits["validation"]["usps"][1], minlength=10)
     np.testing.assert_allclose(val_labels / (fit_labels + val_labels), 0.1, atol=0.005)
+
+
+def test_first_images_keeps_the_first_images_of_each_part_of_the_whole_split(shared_data_dir):
+    """data.first_images (the smoke preset's) cuts each part after the split, so its images
+    are the first ones of the full split's parts and of the test sets; 0 keeps everything."""
+    from lstnet_tf.config import ConfigError, DataConfig, load_config
+    from lstnet_tf.data import load_splits, load_test, split_key
+
+    whole = load_splits(DataConfig(), shared_data_dir, download=False)
+    first = load_splits(DataConfig(first_images=30), shared_data_dir, download=False)
+    for part in ("train", "validation"):
+        for domain in ("mnist", "usps"):
+            for kept, every in zip(first[part][domain], whole[part][domain]):
+                np.testing.assert_array_equal(kept, every[:30])
+    test = load_test(shared_data_dir, download=False, first_images=30)
+    for domain, (x, y) in load_test(shared_data_dir, download=False).items():
+        np.testing.assert_array_equal(test[domain][0], x[:30])
+        np.testing.assert_array_equal(test[domain][1], y[:30])
+    assert split_key(DataConfig(first_images=30)) != split_key(DataConfig())
+    with pytest.raises(ConfigError, match="data.first_images must be >= 0"):
+        load_config("smoke", {"data": {"first_images": -1}})

@@ -294,7 +294,7 @@ def test_smoke_on_two_devices_end_to_end_matches_one_device(tmp_path, shared_dat
     """`reproduce.py --all --preset smoke --devices 2` on two logical devices of the CPU runs
     end to end, says that this is not faster, records train.devices and ships translators
     without synchronized BatchNorm. Its four traced steps log the losses of one-device
-    training of the same seed (to 1e-4: Adam, four steps) and the same monitored accuracies:
+    training of the same seed (to 5e-4: Adam, four steps, other sums) and the same monitored accuracies:
     the one-device run is the session's smoke run (the same command without --devices), whose
     judges this run loads from its work directory instead of training its own."""
     out, work = tmp_path / "out", smoke_run.copy_judges_to(tmp_path / "work")
@@ -324,6 +324,6 @@ def test_smoke_on_two_devices_end_to_end_matches_one_device(tmp_path, shared_dat
     assert [row["step"] for row in one] == [row["step"] for row in two] == ["1", "2", "3", "4"]
     for a, b in zip(one, two):
         np.testing.assert_allclose([float(b[k]) for k in b if k != "step"],
-                                   [float(a[k]) for k in a if k != "step"], rtol=1e-4,
+                                   [float(a[k]) for k in a if k != "step"], rtol=5e-4,
                                    err_msg=f"step {a['step']}")
     assert _rows(smoke_run.out / "monitor_seed0.csv") == _rows(out / "monitor_seed0.csv")

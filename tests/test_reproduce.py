@@ -174,7 +174,10 @@ def test_smoke_seed_file_provenance(smoke_run, smoke_yaml):
     assert provenance["config"] == json.loads(json.dumps(load_config("smoke").to_dict()))
     split = provenance["data_split"]
     assert split["fraction"] == 0.1 and split["seed"] == 0
-    assert split["sizes"]["validation"]["usps"] + split["sizes"]["train"]["usps"] == 7291
+    first = smoke_yaml["data"]["first_images"]  # of each split: the whole split is in test_data
+    assert split["first_images"] == first
+    assert split["sizes"] == {part: {"mnist": first, "usps": first}
+                              for part in ("train", "validation")}
     environment = provenance["environment"]
     assert environment["tensorflow"] == tf.__version__
     assert environment["keras"] == keras.__version__
@@ -195,7 +198,7 @@ def test_smoke_seed_file_provenance(smoke_run, smoke_yaml):
         assert m2u["source_only"] == test["source_only"]["mnist_to_usps"]
         assert u2m["classifier"] == test["classifier_accuracy"]["mnist"]
         mcnemar = test["mcnemar"]["mnist_to_usps"]
-        assert mcnemar["images"] == 10000
+        assert mcnemar["images"] == first
         assert m2u["mcnemar_p_per_seed"]["0"] == mcnemar["p_value"]
 
 

@@ -145,8 +145,9 @@ def test_a_bad_search_space_exits_2_and_writes_nothing(tmp_path, capsys, change,
 
 
 def test_a_killed_trial_is_failed_and_queued_again_and_the_next_trial_runs(tmp_path, smoke_run):
-    # Long enough to be killed mid-run: 400 steps of the smoke networks.
-    space = _space(tmp_path, steps=400)
+    # Killed as its training begins (losses.csv is opened then), while the first step is
+    # still being traced, which takes seconds: 40 steps are long enough to be killed mid-run.
+    space = _space(tmp_path, steps=40)
     smoke_run.copy_judges_to(tmp_path / "runs")  # the judge cached: the trial starts at once
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     process = subprocess.Popen(

@@ -70,6 +70,7 @@ class Runner:
             "rule": "class-stratified, round(fraction * class size) per class, NumPy PCG64 "
                     "permutation per class (lstnet_tf.data.validation_indices)",
             "fraction": d.validation_fraction, "seed": d.validation_seed,
+            **({"first_images": d.first_images} if d.first_images else {}),
             "sizes": {split: {domain: len(xy[1]) for domain, xy in domains.items()}
                       for split, domains in self.splits.items()},
             "usps": "standard 7291 train / 2007 test, native 16x16",
@@ -78,9 +79,8 @@ class Runner:
     # ----------------------------------------------------------- classifiers
 
     def _classifier_key(self, augment: bool) -> tuple:
-        d = self.config.data
         return (dataclasses.replace(self.config.classifier, augment=augment),
-                f"-val{d.validation_fraction:g}s{d.validation_seed}")
+                data.split_key(self.config.data))
 
     def classifiers(self, seed: int, augment: bool = True) -> tuple[dict, dict]:
         """The seed's MNIST and USPS classifiers (cached) and their validation accuracies."""
@@ -221,7 +221,7 @@ class Runner:
 
         Returns the per-judge results, the per-image correctness of the translators per judge
         (for paired tests between methods) and the test sets (for figures)."""
-        test = data.load_test(self.data_dir, self.download)
+        test = data.load_test(self.data_dir, self.download, self.config.data.first_images)
         results, per_image = {}, {}
         for judge, classifiers in judges.items():
             # A domain-adaptation method's own classifier is read as it is: under each judge

@@ -76,7 +76,8 @@ def run(args) -> int:
             model = load_translator(args.results / "models" / f"seed{seed}" /
                                     f"{direction}.keras", direction)
             translators[direction] = lambda x, model=model: model(x, training=False)
-        sets = {"validation": runner.splits["validation"], "test": data.load_test(args.data_dir)}
+        test = data.load_test(args.data_dir, first_images=runner.config.data.first_images)
+        sets = {"validation": runner.splits["validation"], "test": test}
         correct = {split: {judge: direction_correct(translators, classifiers, images)
                            for judge, classifiers in judges.items()}
                    for split, images in sets.items()}

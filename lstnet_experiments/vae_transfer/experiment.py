@@ -103,11 +103,10 @@ class Experiment:
         """The MNIST judge: the project's classifier on MNIST train minus validation, seed 0,
         one for every cell (lstnet_tf.classifier, cached)."""
         if self._judge is None:
-            d = self.config.data
             self._judge = load_or_train_classifier(
                 "mnist", self.splits["train"]["mnist"], self.splits["validation"]["mnist"],
                 self.config.judge, JUDGE_SEED, self.work / "classifiers", verbose=self.verbose,
-                data_key=f"-val{d.validation_fraction:g}s{d.validation_seed}")
+                data_key=data.split_key(self.config.data))
         return self._judge
 
     def vae(self, domain: vt_tasks.Domain, seed: int, subset: np.ndarray | None = None):
@@ -204,7 +203,7 @@ class Experiment:
 
     def evaluation_split(self) -> dict:
         """The split the translations are scored on, read here: for "test", once per seed."""
-        return (data.load_test(self.args.data_dir, self.download)
+        return (data.load_test(self.args.data_dir, self.download, self.config.data.first_images)
                 if self.args.split == "test" else self.splits["validation"])
 
     def judge_record(self, judge, validation_accuracy: float, evaluation: dict) -> dict:
