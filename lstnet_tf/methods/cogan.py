@@ -31,7 +31,9 @@ On Table 1's networks:
   convolution (Table 1's 2x2 "valid" one could not share weights). The real/fake logit and the
   class head on h_k are one shared layer each. (A first version shared only the heads and
   kept Table 1's four layers per domain: its classifier of the unlabelled domain stayed at
-  chance for 6500 steps; results/methods/README.md.)
+  chance for over 6000 steps; results/methods/cogan/first_design/README.md.) The base
+  class still builds Table 1's D1 and D2, which CoGAN never calls (untrained weights in its
+  checkpoints; the shipped classifier holds only the scored path).
 - The scored classifier of the unlabelled domain u is c o h_u; the weight average (the
   preset's EMA) is kept of the discriminator side, which holds it.
 - The preset's schedule, step count and batch size (64 per domain, the official trainer's);
